@@ -1,0 +1,361 @@
+package dev.ripple.collab.yjs;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The content of an {@link Item}, one class per Yjs content ref (1..9). Values the server never
+ * interprets (JSON strings, Any values, embeds) are kept in their encoded form and written back
+ * verbatim, so what a client wrote is what other clients read.
+ */
+public abstract sealed class Content
+    permits Content.Deleted, Content.Json, Content.Binary, Content.Str, Content.Embed,
+        Content.Format, Content.Type, Content.Any, Content.Doc {
+
+  public static final int DELETED = 1;
+  public static final int JSON = 2;
+  public static final int BINARY = 3;
+  public static final int STRING = 4;
+  public static final int EMBED = 5;
+  public static final int FORMAT = 6;
+  public static final int TYPE = 7;
+  public static final int ANY = 8;
+  public static final int DOC = 9;
+
+  public abstract int ref();
+
+  /** Length in clock units (UTF-16 code units for strings, elements for lists, else 1). */
+  public abstract int length();
+
+  /** Whether the content counts towards its parent's length (false for deleted and format). */
+  public boolean countable() {
+    return true;
+  }
+
+  /** Cuts this content at {@code offset}: this keeps [0, offset), the result holds the rest. */
+  abstract Content splice(int offset);
+
+  /** Appends {@code right} to this if the kind supports merging; returns whether it did. */
+  boolean mergeWith(Content right) {
+    return false;
+  }
+
+  /** Writes the content from {@code offset} on. */
+  abstract void write(Lib0Encoder e, int offset);
+
+  void integrate(Transaction t, Item item) {}
+
+  void delete(Transaction t) {}
+
+  void gc(StructStore store) {}
+
+  static Content read(Lib0Decoder d, int ref) {
+    switch (ref) {
+      case DELETED -> {
+        int len = d.readLength("deleted length");
+        if (len == 0) throw d.error("deleted content of length 0");
+        return new Deleted(len);
+      }
+      case JSON -> {
+        int n = d.readCount("JSON content");
+        if (n == 0) throw d.error("JSON content of length 0");
+        List<String> values = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) values.add(d.readVarString());
+        return new Json(values);
+      }
+      case BINARY -> {
+        return new Binary(d.readVarBytes());
+      }
+      case STRING -> {
+        String s = d.readVarString();
+        if (s.isEmpty()) throw d.error("string content of length 0");
+        return new Str(s);
+      }
+      case EMBED -> {
+        return new Embed(d.readVarString());
+      }
+      case FORMAT -> {
+        String key = d.readVarString();
+        return new Format(key, d.readVarString());
+      }
+      case TYPE -> {
+        long typeRef = d.readVarUint();
+        if (typeRef > YType.XML_TEXT) throw d.error("unknown type ref " + typeRef);
+        String name = (typeRef == YType.XML_ELEMENT || typeRef == YType.XML_HOOK) ? d.readVarString() : null;
+        return new Type(new YType((int) typeRef, name));
+      }
+      case ANY -> {
+        int n = d.readCount("Any content");
+        if (n == 0) throw d.error("Any content of length 0");
+        List<byte[]> values = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) values.add(d.readAnyRaw());
+        return new Any(values);
+      }
+      case DOC -> {
+        String guid = d.readVarString();
+        return new Doc(guid, DocOptions.canonical(d));
+      }
+      default -> throw d.error("unknown content ref " + ref);
+    }
+  }
+
+  /** Content of a deleted item: only its length survives garbage collection. */
+  public static final class Deleted extends Content {
+    int len;
+
+    Deleted(int len) {
+      this.len = len;
+    }
+
+    @Override public int ref() { return DELETED; }
+    @Override public int length() { return len; }
+    @Override public boolean countable() { return false; }
+
+    @Override Content splice(int offset) {
+      Deleted right = new Deleted(len - offset);
+      len = offset;
+      return right;
+    }
+
+    @Override boolean mergeWith(Content right) {
+      len += ((Deleted) right).len;
+      return true;
+    }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarUint(len - offset);
+    }
+
+    @Override void integrate(Transaction t, Item item) {
+      t.deleteSet.add(item.client, item.clock, len);
+      item.markDeleted();
+    }
+  }
+
+  /** Legacy JSON content (ref 2): each element is a JSON text or the word {@code undefined}. */
+  public static final class Json extends Content {
+    List<String> values;
+
+    Json(List<String> values) {
+      this.values = values;
+    }
+
+    @Override public int ref() { return JSON; }
+    @Override public int length() { return values.size(); }
+
+    @Override Content splice(int offset) {
+      Json right = new Json(new ArrayList<>(values.subList(offset, values.size())));
+      values = new ArrayList<>(values.subList(0, offset));
+      return right;
+    }
+
+    @Override boolean mergeWith(Content right) {
+      values.addAll(((Json) right).values);
+      return true;
+    }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarUint(values.size() - offset);
+      for (int i = offset; i < values.size(); i++) e.writeVarString(values.get(i));
+    }
+  }
+
+  public static final class Binary extends Content {
+    final byte[] bytes;
+
+    Binary(byte[] bytes) {
+      this.bytes = bytes;
+    }
+
+    @Override public int ref() { return BINARY; }
+    @Override public int length() { return 1; }
+    @Override Content splice(int offset) { throw new IllegalStateException("binary content has length 1"); }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarBytes(bytes);
+    }
+  }
+
+  /** Text. Merges append in place, as typing produces long runs of one-character items. */
+  public static final class Str extends Content {
+    StringBuilder text;
+
+    Str(String s) {
+      this.text = new StringBuilder(s);
+    }
+
+    Str(StringBuilder sb) {
+      this.text = sb;
+    }
+
+    public String text() {
+      return text.toString();
+    }
+
+    @Override public int ref() { return STRING; }
+    @Override public int length() { return text.length(); }
+
+    @Override Content splice(int offset) {
+      StringBuilder right = new StringBuilder(text.length() - offset);
+      right.append(text, offset, text.length());
+      text.setLength(offset);
+      text.trimToSize();
+      // yjs never keeps half a surrogate pair: both halves of a split pair become U+FFFD.
+      if (offset > 0 && Character.isHighSurrogate(text.charAt(offset - 1))) {
+        text.setCharAt(offset - 1, '\uFFFD');
+        if (right.length() > 0) right.setCharAt(0, '\uFFFD');
+      }
+      return new Str(right);
+    }
+
+    @Override boolean mergeWith(Content right) {
+      text.append(((Str) right).text);
+      return true;
+    }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarString(text, offset);
+    }
+  }
+
+  public static final class Embed extends Content {
+    final String json;
+
+    Embed(String json) {
+      this.json = json;
+    }
+
+    @Override public int ref() { return EMBED; }
+    @Override public int length() { return 1; }
+    @Override Content splice(int offset) { throw new IllegalStateException("embed content has length 1"); }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarString(json);
+    }
+  }
+
+  /** A formatting mark in a text: attribute key and JSON value ({@code null} ends the range). */
+  public static final class Format extends Content {
+    final String key;
+    final String valueJson;
+
+    Format(String key, String valueJson) {
+      this.key = key;
+      this.valueJson = valueJson;
+    }
+
+    @Override public int ref() { return FORMAT; }
+    @Override public int length() { return 1; }
+    @Override public boolean countable() { return false; }
+    @Override Content splice(int offset) { throw new IllegalStateException("format content has length 1"); }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarString(key);
+      e.writeVarString(valueJson);
+    }
+  }
+
+  /** A nested shared type (map, array, text, XML). */
+  public static final class Type extends Content {
+    final YType type;
+
+    Type(YType type) {
+      this.type = type;
+    }
+
+    public YType type() {
+      return type;
+    }
+
+    @Override public int ref() { return TYPE; }
+    @Override public int length() { return 1; }
+    @Override Content splice(int offset) { throw new IllegalStateException("type content has length 1"); }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarUint(type.typeRef);
+      if (type.typeRef == YType.XML_ELEMENT || type.typeRef == YType.XML_HOOK) e.writeVarString(type.name);
+    }
+
+    @Override void integrate(Transaction t, Item item) {
+      type.item = item;
+    }
+
+    @Override void delete(Transaction t) {
+      for (Item item = type.start; item != null; item = item.right) {
+        if (!item.deleted()) {
+          item.delete(t);
+        } else if (item.clock < t.beforeState(item.client)) {
+          t.mergeStructs.add(item); // gc'd later and worth merging, though not in this transaction's deletes
+        }
+      }
+      if (type.map != null) {
+        for (Item item : type.map.values()) {
+          if (!item.deleted()) {
+            item.delete(t);
+          } else if (item.clock < t.beforeState(item.client)) {
+            t.mergeStructs.add(item);
+          }
+        }
+      }
+    }
+
+    @Override void gc(StructStore store) {
+      for (Item item = type.start; item != null; item = item.right) item.gc(store, true);
+      type.start = null;
+      if (type.map != null) {
+        for (Item item : type.map.values()) {
+          for (Item i = item; i != null; i = i.left) i.gc(store, true);
+        }
+        type.map = null;
+      }
+    }
+  }
+
+  /** JSON-like values (lib0 Any), each kept as its exact encoding. */
+  public static final class Any extends Content {
+    List<byte[]> values;
+
+    Any(List<byte[]> values) {
+      this.values = values;
+    }
+
+    @Override public int ref() { return ANY; }
+    @Override public int length() { return values.size(); }
+
+    @Override Content splice(int offset) {
+      Any right = new Any(new ArrayList<>(values.subList(offset, values.size())));
+      values = new ArrayList<>(values.subList(0, offset));
+      return right;
+    }
+
+    @Override boolean mergeWith(Content right) {
+      values.addAll(((Any) right).values);
+      return true;
+    }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarUint(values.size() - offset);
+      for (int i = offset; i < values.size(); i++) e.writeBytes(values.get(i));
+    }
+  }
+
+  /** A subdocument: its guid and options, the options already in the form yjs writes them. */
+  public static final class Doc extends Content {
+    final String guid;
+    final byte[] options;
+
+    Doc(String guid, byte[] options) {
+      this.guid = guid;
+      this.options = options;
+    }
+
+    @Override public int ref() { return DOC; }
+    @Override public int length() { return 1; }
+    @Override Content splice(int offset) { throw new IllegalStateException("doc content has length 1"); }
+
+    @Override void write(Lib0Encoder e, int offset) {
+      e.writeVarString(guid);
+      e.writeBytes(options);
+    }
+  }
+}
