@@ -60,7 +60,10 @@ public abstract sealed class Content
         int n = d.readCount("JSON content");
         if (n == 0) throw d.error("JSON content of length 0");
         List<String> values = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) values.add(d.readVarString());
+        for (int i = 0; i < n; i++) {
+          String v = d.readVarString();
+          values.add(v.equals("undefined") ? v : JsonText.canonical(v));
+        }
         return new Json(values);
       }
       case BINARY -> {
@@ -72,11 +75,11 @@ public abstract sealed class Content
         return new Str(s);
       }
       case EMBED -> {
-        return new Embed(d.readVarString());
+        return new Embed(JsonText.canonical(d.readVarString()));
       }
       case FORMAT -> {
         String key = d.readVarString();
-        return new Format(key, d.readVarString());
+        return new Format(key, JsonText.canonical(d.readVarString()));
       }
       case TYPE -> {
         long typeRef = d.readVarUint();
@@ -252,6 +255,25 @@ public abstract sealed class Content
     @Override void write(Lib0Encoder e, int offset) {
       e.writeVarString(key);
       e.writeVarString(valueJson);
+    }
+
+    @Override void integrate(Transaction t, Item item) {
+      item.parent.hasFormatting = true;
+    }
+
+    /** The value as JavaScript compares it: null, a primitive's JSON text, or (objects) this very string. */
+    Object jsValue() {
+      return valueJson.equals("null") ? null : valueJson;
+    }
+
+    /** JavaScript {@code ===} on parsed JSON values: primitives by value, objects and arrays by identity. */
+    static boolean same(Object a, Object b) {
+      if (a == b) return true;
+      if (a == null || b == null) return false;
+      String x = (String) a;
+      String y = (String) b;
+      char c = x.charAt(0);
+      return c != '{' && c != '[' && x.equals(y);
     }
   }
 

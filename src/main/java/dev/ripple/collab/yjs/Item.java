@@ -195,6 +195,7 @@ public final class Item extends Struct {
     }
     store.addStruct(this);
     content.integrate(t, this);
+    t.addChanged(parent);
     if ((parent.item != null && parent.item.deleted()) || (parentSub != null && right != null)) {
       delete(t);
     }
@@ -216,6 +217,7 @@ public final class Item extends Struct {
     if (!deleted()) {
       markDeleted();
       t.deleteSet.add(client, clock, length);
+      if (parent != null) t.addChanged(parent);
       content.delete(t);
     }
   }

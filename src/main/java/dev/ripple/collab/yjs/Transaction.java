@@ -8,9 +8,17 @@ final class Transaction {
   final DeleteSet deleteSet = new DeleteSet();
   final Map<Long, Long> beforeState;
   final ArrayList<Item> mergeStructs = new ArrayList<>();
+  /** Types whose content this transaction changed (that existed before it), in order of first change. */
+  final java.util.LinkedHashSet<YType> changed = new java.util.LinkedHashSet<>();
 
   Transaction(Map<Long, Long> beforeState) {
     this.beforeState = beforeState;
+  }
+
+  /** As yjs's addChangedTypeToTransaction: only types that existed before and are not deleted. */
+  void addChanged(YType type) {
+    Item item = type.item;
+    if (item == null || (item.clock < beforeState(item.client) && !item.deleted())) changed.add(type);
   }
 
   long beforeState(long client) {

@@ -67,7 +67,14 @@ public final class YDoc {
     checkPendingLimit(decoded, update.length);
     Transaction t = new Transaction(store.stateVector());
     readUpdate(t, decoded);
-    cleanup(t);
+    t.deleteSet.sortAndMerge();
+    Map<Long, Long> afterState = store.stateVector();
+    Transaction formatting = FormattingCleanup.needed(t) ? FormattingCleanup.run(this, t, afterState) : null;
+    cleanup(t, afterState);
+    if (formatting != null) {
+      formatting.deleteSet.sortAndMerge();
+      cleanup(formatting, store.stateVector());
+    }
   }
 
   private void readUpdate(Transaction t, UpdateReader.Decoded decoded) {
@@ -278,10 +285,8 @@ public final class YDoc {
   }
 
   /** After an update: collect deleted content, then merge structs that became mergeable. */
-  private void cleanup(Transaction t) {
+  private void cleanup(Transaction t, Map<Long, Long> afterState) {
     DeleteSet ds = t.deleteSet;
-    ds.sortAndMerge();
-    Map<Long, Long> afterState = store.stateVector();
     if (options.gc()) {
       for (Map.Entry<Long, List<DeleteSet.Range>> e : ds.clients.entrySet()) {
         ArrayList<Struct> structs = store.structs(e.getKey());

@@ -26,6 +26,8 @@ public final class YType {
   Item start;
   /** Current item per key; insertion-ordered like a JavaScript Map. Null until first use. */
   LinkedHashMap<String, Item> map;
+  /** Set once a format item was integrated here: yjs then cleans up redundant formats. */
+  boolean hasFormatting;
 
   YType(int typeRef, String name) {
     this.typeRef = typeRef;
@@ -42,6 +44,11 @@ public final class YType {
 
   public java.util.Set<String> keys() {
     return map == null ? java.util.Set.of() : java.util.Collections.unmodifiableSet(map.keySet());
+  }
+
+  /** Nested texts are typed Y.Text/Y.XmlText objects in a yjs server; roots stay untyped there. */
+  boolean isTypedText() {
+    return typeRef == TEXT || typeRef == XML_TEXT;
   }
 
   void mapPut(String key, Item item) {
