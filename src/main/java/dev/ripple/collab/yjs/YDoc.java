@@ -63,8 +63,38 @@ public final class YDoc {
 
   /** Applies a v1 update. Throws {@link UpdateFormatException} or {@link PendingLimitException} and changes nothing if it cannot. */
   public void apply(byte[] update) {
+    apply(prepare(update));
+  }
+
+  /**
+   * An update decoded and checked against this document, ready to apply: lets a caller decide
+   * (persist, reject) between validation and application without decoding twice. Apply it once,
+   * to the document that prepared it, before that document changes otherwise.
+   */
+  public static final class PreparedUpdate {
+    private final UpdateReader.Decoded decoded;
+    private final YDoc doc;
+    private boolean applied;
+
+    private PreparedUpdate(UpdateReader.Decoded decoded, YDoc doc) {
+      this.decoded = decoded;
+      this.doc = doc;
+    }
+  }
+
+  /** Decodes and validates {@code update} (format, pending cap) without changing anything. */
+  public PreparedUpdate prepare(byte[] update) {
     UpdateReader.Decoded decoded = UpdateReader.read(update);
     checkPendingLimit(decoded, update.length);
+    return new PreparedUpdate(decoded, this);
+  }
+
+  /** Applies an update prepared by {@link #prepare}. */
+  public void apply(PreparedUpdate prepared) {
+    if (prepared.doc != this) throw new IllegalArgumentException("update was prepared by another document");
+    if (prepared.applied) throw new IllegalStateException("prepared update applied twice");
+    prepared.applied = true;
+    UpdateReader.Decoded decoded = prepared.decoded;
     Transaction t = new Transaction(store.stateVector());
     readUpdate(t, decoded);
     t.deleteSet.sortAndMerge();

@@ -1,0 +1,88 @@
+package dev.ripple.collab.protocol;
+
+import dev.ripple.collab.yjs.Lib0Decoder;
+import dev.ripple.collab.yjs.Lib0Encoder;
+import dev.ripple.collab.yjs.UpdateFormatException;
+
+/**
+ * The y-protocols wire format between a Yjs provider and the server: message type 0 (sync: step 1,
+ * step 2, update), 1 (awareness), 2 (auth), 3 (query awareness). Decoding turns a binary frame
+ * into a {@link ClientMessage}; the encoders build the frames the server sends.
+ */
+public final class SyncProtocol {
+  private SyncProtocol() {}
+
+  public static final int MESSAGE_SYNC = 0;
+  public static final int MESSAGE_AWARENESS = 1;
+  public static final int MESSAGE_AUTH = 2;
+  public static final int MESSAGE_QUERY_AWARENESS = 3;
+  public static final int SYNC_STEP1 = 0;
+  public static final int SYNC_STEP2 = 1;
+  public static final int SYNC_UPDATE = 2;
+
+  /** A decoded client frame. Unknown message types are {@link Ignored}, as y-websocket ignores them. */
+  public sealed interface ClientMessage {}
+
+  public record SyncStep1(byte[] stateVector) implements ClientMessage {}
+
+  /** Step 2 and update carry a Yjs update; both are applied the same way. */
+  public record SyncUpdate(byte[] update, boolean step2) implements ClientMessage {}
+
+  public record AwarenessUpdate(byte[] update) implements ClientMessage {}
+
+  public record QueryAwareness() implements ClientMessage {}
+
+  public record Ignored(long type) implements ClientMessage {}
+
+  public static ClientMessage decode(byte[] frame) {
+    try {
+      Lib0Decoder d = new Lib0Decoder(frame);
+      long type = d.readVarUint();
+      if (type == MESSAGE_SYNC) {
+        long sub = d.readVarUint();
+        byte[] payload = d.readVarBytes();
+        if (sub == SYNC_STEP1) return new SyncStep1(payload);
+        if (sub == SYNC_STEP2 || sub == SYNC_UPDATE) return new SyncUpdate(payload, sub == SYNC_STEP2);
+        throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "unknown sync message type " + sub);
+      }
+      if (type == MESSAGE_AWARENESS) return new AwarenessUpdate(d.readVarBytes());
+      if (type == MESSAGE_QUERY_AWARENESS) return new QueryAwareness();
+      return new Ignored(type);
+    } catch (UpdateFormatException e) {
+      throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "malformed message: " + e.getMessage());
+    }
+  }
+
+  private static byte[] frame(int type, int sub, byte[] payload) {
+    Lib0Encoder e = new Lib0Encoder(payload.length + 8);
+    e.writeVarUint(type);
+    if (sub >= 0) e.writeVarUint(sub);
+    e.writeVarBytes(payload);
+    return e.toByteArray();
+  }
+
+  public static byte[] syncStep1(byte[] stateVector) {
+    return frame(MESSAGE_SYNC, SYNC_STEP1, stateVector);
+  }
+
+  public static byte[] syncStep2(byte[] update) {
+    return frame(MESSAGE_SYNC, SYNC_STEP2, update);
+  }
+
+  public static byte[] update(byte[] update) {
+    return frame(MESSAGE_SYNC, SYNC_UPDATE, update);
+  }
+
+  public static byte[] awareness(byte[] awarenessUpdate) {
+    return frame(MESSAGE_AWARENESS, -1, awarenessUpdate);
+  }
+
+  /** y-protocols auth message "permission denied" with a reason (what read-only clients are told). */
+  public static byte[] permissionDenied(String reason) {
+    Lib0Encoder e = new Lib0Encoder(reason.length() + 4);
+    e.writeVarUint(MESSAGE_AUTH);
+    e.writeVarUint(0);
+    e.writeVarString(reason);
+    return e.toByteArray();
+  }
+}
