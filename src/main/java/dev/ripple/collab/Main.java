@@ -1,0 +1,62 @@
+package dev.ripple.collab;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Join;
+import akka.http.javadsl.Http;
+import akka.http.javadsl.ServerBinding;
+import akka.persistence.jdbc.testkit.javadsl.SchemaUtils;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.http.Routes;
+import dev.ripple.collab.room.Room;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Boots the server: a cluster of one that joins itself, tables, room sharding, HTTP. */
+public final class Main {
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
+
+  /** A running server. */
+  public record Server(ActorSystem<Void> system, ServerBinding binding, Settings settings) {
+    public int port() {
+      return binding.localAddress().getPort();
+    }
+
+    public void stop() throws Exception {
+      binding.unbind().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Server server = start(ConfigFactory.load());
+    log.info("Ripple collaboration server listening on {}:{} (data in {})",
+        server.settings().bindHost(), server.port(), server.settings().dataDir().toAbsolutePath());
+  }
+
+  public static Server start(Config config) throws Exception {
+    Settings settings = Settings.from(config);
+    Files.createDirectories(settings.dataDir());
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "ripple", config);
+    try {
+      Cluster cluster = Cluster.get(system);
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      Room.init(system, settings);
+      ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
+          .bind(new Routes(system, settings).routes())
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system);
+      return new Server(system, binding, settings);
+    } catch (Exception e) {
+      system.terminate();
+      throw e;
+    }
+  }
+}

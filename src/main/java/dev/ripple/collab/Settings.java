@@ -1,0 +1,47 @@
+package dev.ripple.collab;
+
+import com.typesafe.config.Config;
+import java.nio.file.Path;
+import java.util.regex.Pattern;
+
+/**
+ * The server's typed settings, read once at start-up from {@code ripple.*} (conf/application.conf).
+ */
+public record Settings(
+    int httpPort,
+    String bindHost,
+    Path dataDir,
+    Pattern roomIdPattern,
+    long maxMessageBytes,
+    int maxBatchChunks,
+    int outboundQueueMessages,
+    long maxPendingBytes,
+    PersistenceMode persistenceMode,
+    long historyMaxBytes,
+    long historyMaxUpdates,
+    int snapshotEvery) {
+
+  /** As y-partykit's persistence modes. */
+  public enum PersistenceMode { SNAPSHOT, HISTORY }
+
+  public static Settings from(Config root) {
+    Config c = root.getConfig("ripple");
+    return new Settings(
+        c.getInt("http.port"),
+        c.getString("http.bind-host"),
+        Path.of(c.getString("data-dir")),
+        Pattern.compile(c.getString("room-id-pattern")),
+        c.getBytes("limits.max-message-bytes"),
+        c.getInt("limits.max-batch-chunks"),
+        c.getInt("limits.outbound-queue-messages"),
+        c.getBytes("limits.max-pending-bytes"),
+        PersistenceMode.valueOf(c.getString("persistence.mode").toUpperCase(java.util.Locale.ROOT)),
+        c.getBytes("persistence.history.max-bytes"),
+        c.getLong("persistence.history.max-updates"),
+        c.getInt("persistence.snapshot-every"));
+  }
+
+  public boolean validRoomId(String id) {
+    return roomIdPattern.matcher(id).matches();
+  }
+}
