@@ -3,14 +3,11 @@ package dev.ripple.collab.yjs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
+import dev.ripple.collab.NodeProcess;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,15 +20,12 @@ import org.junit.jupiter.api.Test;
  * seed is printed and can be replayed with {@code -Dripple.conformance.seed=N}.
  */
 class LiveDifferentialTest {
-  static final Path CONFORMANCE = Path.of(System.getProperty("ripple.conformance.dir", "conformance"));
-  static final Path WORK = Path.of("target", "conformance");
+  static final Path CONFORMANCE = NodeProcess.CONFORMANCE;
+  static final Path WORK = NodeProcess.WORK;
 
   @BeforeAll
   static void installYjs() throws Exception {
-    Files.createDirectories(WORK);
-    if (!Files.isDirectory(CONFORMANCE.resolve("node_modules").resolve("yjs"))) {
-      run(CONFORMANCE, List.of("npm", "ci", "--no-audit", "--no-fund"), WORK.resolve("npm-ci.log"), 600);
-    }
+    NodeProcess.ensureInstalled();
   }
 
   @Test
@@ -47,13 +41,13 @@ class LiveDifferentialTest {
       Path trace = WORK.resolve("trace-" + seed + ".json").toAbsolutePath();
       Path javaOut = WORK.resolve("java-" + seed + ".json").toAbsolutePath();
       System.out.println("live conformance: seed " + seed + " gc=" + gc + " steps=" + steps);
-      run(CONFORMANCE, List.of("node", "gen.mjs", "--seed", Long.toString(seed), "--steps", Integer.toString(steps),
+      NodeProcess.run(CONFORMANCE, List.of("node", "gen.mjs", "--seed", Long.toString(seed), "--steps", Integer.toString(steps),
           "--gc", Boolean.toString(gc), "--state-every", "3", "--quiet", "--out", trace.toString()),
           WORK.resolve("gen-" + seed + ".log"), 600);
       TraceReplay r = TraceReplay.run(trace);
       TraceReplay.JSON.writeValue(javaOut.toFile(), r.out);
       totalSteps += r.steps;
-      String check = run(CONFORMANCE, List.of("node", "check.mjs", trace.toString(), javaOut.toString(), "--strict-bytes"),
+      String check = NodeProcess.run(CONFORMANCE, List.of("node", "check.mjs", trace.toString(), javaOut.toString(), "--strict-bytes"),
           WORK.resolve("check-" + seed + ".log"), 900);
       System.out.println("  " + check.strip().replace("\n", "\n  "));
       assertEquals(List.of(), r.mismatches.stream().limit(20).map(Object::toString).toList(),
@@ -62,28 +56,6 @@ class LiveDifferentialTest {
       Files.deleteIfExists(javaOut);
     }
     assertTrue(totalSteps >= seeds * steps, "ran " + totalSteps + " steps");
-  }
-
-  /** Runs a command; fails the test with its output if it exits non-zero. Returns its output. */
-  static String run(Path dir, List<String> cmd, Path log, int timeoutSeconds) throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(cmd)).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(log.toFile());
-    Process p;
-    try {
-      p = pb.start();
-    } catch (IOException e) {
-      throw new AssertionError("cannot start " + cmd.get(0) + " (Node 20 and npm are required for the conformance suite): " + e.getMessage(), e);
-    }
-    if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new AssertionError(String.join(" ", cmd) + " did not finish within " + timeoutSeconds + " s; log: " + log);
-    }
-    String out = Files.readString(log, StandardCharsets.UTF_8);
-    if (p.exitValue() != 0) {
-      throw new AssertionError(String.join(" ", cmd) + " exited " + p.exitValue() + " (log " + log + "):\n"
-          + out.substring(Math.max(0, out.length() - 4000)));
-    }
-    return out;
   }
 
 }

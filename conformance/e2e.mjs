@@ -1,0 +1,136 @@
+// End-to-end scenarios with the real clients (y-websocket's WebsocketProvider, y-partykit's
+// YPartyKitProvider) against a running Ripple server on 127.0.0.1.
+// Usage: node e2e.mjs <scenario> <port> [args...]; prints one JSON line and exits 0 when the
+// scenario's expectations hold, 1 (with the reason) when they do not. Every wait is bounded.
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import YPartyKitProvider from 'y-partykit/provider'
+import WebSocket from 'ws'
+
+const [, , scenario, portArg, ...rest] = process.argv
+const port = Number(portArg)
+const host = `127.0.0.1:${port}`
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls cond every 50 ms until true or the deadline; returns whether it became true. */
+const until = async (cond, ms = 15000) => {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (cond()) return true
+    await sleep(50)
+  }
+  return cond()
+}
+
+const pk = (room, doc, opts = {}) =>
+  new YPartyKitProvider(host, room, doc, { WebSocketPolyfill: WebSocket, protocol: 'ws', disableBc: true, ...opts })
+const yws = (room, doc, opts = {}) =>
+  new WebsocketProvider(`ws://${host}`, room, doc, { WebSocketPolyfill: WebSocket, disableBc: true, ...opts })
+
+const synced = (p) => until(() => p.synced)
+
+const done = (ok, detail) => {
+  console.log(JSON.stringify({ scenario, ok, ...detail }))
+  process.exit(ok ? 0 : 1)
+}
+
+const scenarios = {
+  /** Two YPartyKitProviders and two WebsocketProviders edit one room and converge. */
+  async converge () {
+    const room = rest[0] || 'doc-converge'
+    const docs = [new Y.Doc(), new Y.Doc(), new Y.Doc(), new Y.Doc()]
+    const providers = [pk(room, docs[0]), pk(room, docs[1]), yws(room, docs[2]), yws(room, docs[3])]
+    for (const p of providers) if (!(await synced(p))) return done(false, { reason: 'a provider never synced' })
+    docs.forEach((d, i) => {
+      for (let k = 0; k < 20; k++) d.getText('text').insert(0, `${i}:${k} `)
+      d.getMap('map').set(`client${i}`, { n: i, emoji: '😀' })
+      d.getArray('list').push([i])
+    })
+    let expectedLen = 0
+    for (let i = 0; i < 4; i++) for (let k = 0; k < 20; k++) expectedLen += `${i}:${k} `.length
+    // map key order is each doc's own arrival order, so compare maps by sorted entries
+    const view = (d) => JSON.stringify([d.getText('text').toString(), d.getArray('list').toJSON(),
+      Object.entries(d.getMap('map').toJSON()).sort(([a], [b]) => a.localeCompare(b))])
+    const same = () => docs.every((d) => view(d) === view(docs[0]))
+    const ok = await until(() => docs[0].getText('text').length === expectedLen && docs[0].getArray('list').length === 4 && same())
+    providers.forEach((p) => p.destroy())
+    done(ok, { text: docs[0].getText('text').length, keys: Object.keys(docs[0].getMap('map').toJSON()).length })
+  },
+
+  /** Writes a marker text into a room and waits until the server has echoed the sync. */
+  async write () {
+    const [room, text] = rest
+    const d = new Y.Doc()
+    const p = yws(room, d)
+    if (!(await synced(p))) return done(false, { reason: 'never synced' })
+    d.getText('text').insert(0, text)
+    // a second client proves the server holds (and journaled) the update
+    const d2 = new Y.Doc()
+    const p2 = yws(room, d2)
+    const ok = await until(() => d2.getText('text').toString() === text)
+    p.destroy(); p2.destroy()
+    done(ok, { text: d2.getText('text').toString() })
+  },
+
+  /** A client that joins (after a restart, or late) receives everything. */
+  async read () {
+    const [room, expected] = rest
+    const d = new Y.Doc()
+    const p = pk(room, d)
+    const ok = (await synced(p)) && (await until(() => d.getText('text').toString() === expected))
+    p.destroy()
+    done(ok, { text: d.getText('text').toString() })
+  },
+
+  /** A lone YPartyKitProvider stays connected past its 30 s awareness timeout (the server echoes awareness). */
+  async lone () {
+    const seconds = Number(rest[0] || 65)
+    const d = new Y.Doc()
+    const p = pk('doc-lone', d)
+    if (!(await synced(p))) return done(false, { reason: 'never synced' })
+    let disconnects = 0
+    p.on('status', (e) => { if (e.status === 'disconnected') disconnects++ })
+    p.awareness.setLocalStateField('user', { name: 'alone' })
+    await sleep(seconds * 1000)
+    const ok = disconnects === 0 && p.wsconnected
+    p.destroy()
+    done(ok, { disconnects, seconds })
+  },
+
+  /** A 2 MB update goes through y-pk-batch chunks and reaches another client. */
+  async large () {
+    const room = 'doc-large'
+    const a = new Y.Doc(); const b = new Y.Doc()
+    const pa = pk(room, a); const pb = yws(room, b)
+    if (!(await synced(pa)) || !(await synced(pb))) return done(false, { reason: 'never synced' })
+    const big = 'x'.repeat(2 * 1024 * 1024)
+    a.getText('text').insert(0, big)
+    const ok = await until(() => b.getText('text').length === big.length, 30000)
+    pa.destroy(); pb.destroy()
+    done(ok, { received: b.getText('text').length })
+  },
+
+  /** A garbage frame closes only the connection that sent it; the room and other clients carry on. */
+  async garbage () {
+    const room = 'doc-garbage'
+    const a = new Y.Doc(); const b = new Y.Doc()
+    const pa = yws(room, a); const pb = yws(room, b)
+    if (!(await synced(pa)) || !(await synced(pb))) return done(false, { reason: 'never synced' })
+    const raw = new WebSocket(`ws://${host}/${room}`)
+    const closed = new Promise((resolve) => raw.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    await new Promise((resolve) => raw.on('open', resolve))
+    raw.send(Buffer.from([0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f])) // a sync update whose length runs past the frame
+    const close = await Promise.race([closed, sleep(10000).then(() => null)])
+    a.getText('text').insert(0, 'still works')
+    const ok = close !== null && (await until(() => b.getText('text').toString() === 'still works')) && pa.wsconnected && pb.wsconnected
+    pa.destroy(); pb.destroy()
+    done(ok, { close })
+  }
+}
+
+const run = scenarios[scenario]
+if (!run) done(false, { reason: 'unknown scenario ' + scenario })
+const timer = setTimeout(() => done(false, { reason: 'scenario timed out' }), 150000)
+timer.unref()
+run().catch((e) => done(false, { reason: String(e && e.stack || e) }))

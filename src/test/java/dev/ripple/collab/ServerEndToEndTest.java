@@ -1,0 +1,106 @@
+package dev.ripple.collab;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The server as users run it (in this JVM, on 127.0.0.1, with H2 in a temporary directory),
+ * driven by the real npm clients through conformance/e2e.mjs.
+ */
+class ServerEndToEndTest {
+  private Path dataDir;
+  private Main.Server server;
+
+  @BeforeAll
+  static void install() throws Exception {
+    NodeProcess.ensureInstalled();
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    dataDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "e2e-data");
+    server = Main.start(config(dataDir));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (server != null) server.stop();
+  }
+
+  /** application.conf with test overrides, resolved after overriding (the H2 URL derives from the data dir). */
+  static Config config(Path dataDir) {
+    return ConfigFactory.parseMap(Map.of(
+            "ripple.http.port", 0,
+            "ripple.http.bind-host", "127.0.0.1",
+            "ripple.data-dir", dataDir.toString()))
+        .withFallback(ConfigFactory.parseResources("application.conf"))
+        .withFallback(ConfigFactory.defaultReference())
+        .resolve();
+  }
+
+  private String scenario(String name, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("node", "e2e.mjs", name, Integer.toString(server.port())));
+    cmd.addAll(List.of(args));
+    return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("e2e-" + name + ".log"), 180);
+  }
+
+  @Test
+  void partyKitAndWebsocketProvidersConvergeOnOneRoom() throws Exception {
+    assertTrue(scenario("converge").contains("\"ok\":true"));
+  }
+
+  @Test
+  void documentSurvivesServerRestart() throws Exception {
+    scenario("write", "doc-restart", "written before the restart ✓");
+    server.stop();
+    server = Main.start(config(dataDir));
+    assertTrue(scenario("read", "doc-restart", "written before the restart ✓").contains("\"ok\":true"));
+  }
+
+  @Test
+  void lateJoinerReceivesEverything() throws Exception {
+    scenario("write", "doc-late", "early words");
+    assertTrue(scenario("read", "doc-late", "early words").contains("\"ok\":true"));
+  }
+
+  @Test
+  void twoMegabyteUpdateArrivesThroughPartyKitBatches() throws Exception {
+    assertTrue(scenario("large").contains("\"ok\":true"));
+  }
+
+  @Test
+  void garbageMessageClosesOnlyItsOwnConnection() throws Exception {
+    assertTrue(scenario("garbage").contains("\"ok\":true"));
+  }
+
+  @Test
+  void loneClientStaysConnectedPastSixtySeconds() throws Exception {
+    assertTrue(scenario("lone", "65").contains("\"disconnects\":0"));
+  }
+
+  @Test
+  void badRoomIdIsRejectedBeforeUpgradeWithJsonError() throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/parties/main/secret-room")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, r.statusCode());
+    assertTrue(r.body().startsWith("{\"error\":\"bad_room_id\""), r.body());
+    assertEquals("application/json", r.headers().firstValue("content-type").orElse(""));
+  }
+}
