@@ -1,0 +1,194 @@
+package dev.ripple.collab.room;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Settings;
+import dev.ripple.collab.protocol.CloseCodes;
+import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.yjs.StateVectors;
+import dev.ripple.collab.yjs.YDoc;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Room entity alone, on the in-memory journal: sync, ordering, output gate, awareness, compaction, recovery. */
+class RoomTest {
+  // made with yjs 13.6.33: client 1 types "hello" then " world"; client 2 prepends ">> " after seeing "hello"
+  static final byte[] HELLO = Base64.getDecoder().decode("AQEBAAQBBHRleHQFaGVsbG8A");
+  static final byte[] WORLD = Base64.getDecoder().decode("AQEBBYQBBAYgd29ybGQA");
+  static final byte[] PREFIX = Base64.getDecoder().decode("AQECAEQBAAM+PiAA");
+
+  static Config config(String mode) {
+    return EventSourcedBehaviorTestKit.config()
+        .withFallback(ConfigFactory.parseMap(Map.of("akka.actor.provider", "local", "ripple.persistence.mode", mode,
+            "ripple.persistence.history.max-updates", 3)))
+        .withFallback(ConfigFactory.parseResources("application.conf"))
+        .withFallback(ConfigFactory.defaultReference())
+        .resolve();
+  }
+
+  static final ActorTestKit testKit = ActorTestKit.create(config("snapshot"));
+  static final Duration QUIET = Duration.ofMillis(200);
+
+  private EventSourcedBehaviorTestKit<Room.Command, Room.Event, Room.State> room;
+  private TestProbe<Room.Outbound> alice;
+  private TestProbe<Room.Outbound> bob;
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @BeforeEach
+  void setUp() {
+    room = roomWith(Settings.from(testKit.system().settings().config()));
+    alice = testKit.createTestProbe();
+    bob = testKit.createTestProbe();
+  }
+
+  private EventSourcedBehaviorTestKit<Room.Command, Room.Event, Room.State> roomWith(Settings settings) {
+    return EventSourcedBehaviorTestKit.create(testKit.system(), Room.create("doc-1", settings),
+        EventSourcedBehaviorTestKit.<Room.Command, Room.Event, Room.State>enabledSerializationSettings()
+            .withVerifyCommands(false).withVerifyState(false));
+  }
+
+  private void join(TestProbe<Room.Outbound> p, String id, boolean readOnly) {
+    room.runCommand(new Room.Join(id, p.ref(), readOnly));
+    byte[] step1 = ((Room.Send) p.receiveMessage()).frame();
+    assertInstanceOf(SyncProtocol.SyncStep1.class, SyncProtocol.decode(step1));
+  }
+
+  private static Room.FromClient update(String id, byte[] u) {
+    return new Room.FromClient(id, new SyncProtocol.SyncUpdate(u, false));
+  }
+
+  @Test
+  void joinGetsSyncStep1WithTheRoomsStateVector() {
+    room.runCommand(update("x", HELLO)); // no such connection: ignored
+    join(alice, "a", false);
+    room.runCommand(update("a", HELLO));
+    room.runCommand(new Room.Join("b", bob.ref(), false));
+    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) bob.receiveMessage()).frame());
+    assertEquals(Map.of(1L, 5L), StateVectors.decode(step1.stateVector()));
+  }
+
+  @Test
+  void updateIsJournaledThenBroadcastToTheOthersOnly() {
+    join(alice, "a", false);
+    join(bob, "b", false);
+    var result = room.runCommand(update("a", HELLO));
+    assertEquals(1, result.events().size());
+    assertArrayEquals(HELLO, ((Room.UpdateApplied) result.events().get(0)).update());
+    assertArrayEquals(SyncProtocol.update(HELLO), ((Room.Send) bob.receiveMessage()).frame());
+    alice.expectNoMessage(QUIET);
+  }
+
+  @Test
+  void syncStep1IsAnsweredWithWhatTheClientLacks() {
+    join(alice, "a", false);
+    room.runCommand(update("a", HELLO));
+    room.runCommand(update("a", WORLD));
+    YDoc client = new YDoc();
+    client.apply(HELLO);
+    room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncStep1(client.stateVector())));
+    SyncProtocol.SyncUpdate step2 = (SyncProtocol.SyncUpdate) SyncProtocol.decode(((Room.Send) alice.receiveMessage()).frame());
+    assertTrue(step2.step2());
+    client.apply(step2.update());
+    assertEquals(Map.of(1L, 11L), client.stateVectorMap());
+  }
+
+  @Test
+  void malformedUpdateClosesOnlyItsConnectionAndJournalsNothing() {
+    join(alice, "a", false);
+    join(bob, "b", false);
+    var result = room.runCommand(update("a", new byte[] {1, 1, 1, 0, 4}));
+    assertTrue(result.hasNoEvents());
+    Room.Close close = (Room.Close) alice.receiveMessage();
+    assertEquals(CloseCodes.INVALID_PAYLOAD, close.code());
+    bob.expectNoMessage(QUIET);
+    assertEquals(1, room.runCommand(update("b", HELLO)).events().size());
+  }
+
+  @Test
+  void updatesApplyInArrivalOrderAndOutOfOrderOnesWait() {
+    join(alice, "a", false);
+    room.runCommand(update("a", PREFIX)); // depends on HELLO: pending
+    assertEquals(Map.of(), room.getState().doc().stateVectorMap());
+    room.runCommand(update("a", HELLO));
+    assertEquals(Map.of(1L, 5L, 2L, 3L), room.getState().doc().stateVectorMap());
+  }
+
+  @Test
+  void awarenessIsEchoedToEveryoneAndRemovedWhenItsConnectionLeaves() {
+    join(alice, "a", false);
+    join(bob, "b", false);
+    byte[] state = awareness(42, 1, "{\"user\":\"alice\"}");
+    room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(state)));
+    assertArrayEquals(SyncProtocol.awareness(state), ((Room.Send) alice.receiveMessage()).frame());
+    assertArrayEquals(SyncProtocol.awareness(state), ((Room.Send) bob.receiveMessage()).frame());
+    room.runCommand(new Room.Leave("a"));
+    assertArrayEquals(SyncProtocol.awareness(awareness(42, 2, "null")), ((Room.Send) bob.receiveMessage()).frame());
+  }
+
+  @Test
+  void lastLeaveCompactsTheJournalIntoASnapshot() {
+    join(alice, "a", false);
+    room.runCommand(update("a", HELLO));
+    var result = room.runCommand(new Room.Leave("a"));
+    assertEquals(List.of(new Room.Compacted()), result.events());
+    assertEquals(0, room.getState().updatesSinceCompaction);
+  }
+
+  @Test
+  void restartRecoversTheDocumentFromTheJournal() {
+    join(alice, "a", false);
+    room.runCommand(update("a", HELLO));
+    room.runCommand(update("a", WORLD));
+    byte[] before = room.getState().doc().encodeStateAsUpdate();
+    room.restart();
+    assertArrayEquals(before, room.getState().doc().encodeStateAsUpdate());
+  }
+
+  @Test
+  void historyModeCompactsPastMaxUpdates() {
+    room = roomWith(Settings.from(config("history")));
+    join(alice, "a", false);
+    assertEquals(1, room.runCommand(update("a", HELLO)).events().size());
+    assertEquals(1, room.runCommand(update("a", WORLD)).events().size());
+    var third = room.runCommand(update("a", PREFIX));
+    assertEquals(2, third.events().size());
+    assertInstanceOf(Room.Compacted.class, third.events().get(1));
+    assertTrue(room.runCommand(new Room.Leave("a")).hasNoEvents()); // history mode keeps updates on leave
+  }
+
+  @Test
+  void readOnlyConnectionIsToldAndItsUpdateIsNotApplied() {
+    join(alice, "a", true);
+    var result = room.runCommand(update("a", HELLO));
+    assertTrue(result.hasNoEvents());
+    byte[] frame = ((Room.Send) alice.receiveMessage()).frame();
+    assertEquals(SyncProtocol.MESSAGE_AUTH, frame[0]);
+    assertEquals(Map.of(), room.getState().doc().stateVectorMap());
+  }
+
+  private static byte[] awareness(long client, long clock, String json) {
+    var e = new dev.ripple.collab.yjs.Lib0Encoder();
+    e.writeVarUint(1);
+    e.writeVarUint(client);
+    e.writeVarUint(clock);
+    e.writeVarString(json);
+    return e.toByteArray();
+  }
+}
