@@ -45,9 +45,6 @@ public abstract sealed class Content
 
   void integrate(Transaction t, Item item) {}
 
-  void delete(Transaction t) {}
-
-  void gc(StructStore store) {}
 
   static Content read(Lib0Decoder d, int ref) {
     switch (ref) {
@@ -302,34 +299,38 @@ public abstract sealed class Content
       type.item = item;
     }
 
-    @Override void delete(Transaction t) {
-      for (Item item = type.start; item != null; item = item.right) {
-        if (!item.deleted()) {
-          item.delete(t);
-        } else if (item.clock < t.beforeState(item.client)) {
-          t.mergeStructs.add(item); // gc'd later and worth merging, though not in this transaction's deletes
+    /** The type's list items, then its current map values: the order yjs deletes them in. */
+    java.util.Iterator<Item> children() {
+      java.util.List<Item> mapValues = type.map == null ? java.util.List.of() : new ArrayList<>(type.map.values());
+      return new java.util.Iterator<>() {
+        Item next = type.start;
+        int m;
+
+        @Override public boolean hasNext() {
+          return next != null || m < mapValues.size();
         }
-      }
-      if (type.map != null) {
-        for (Item item : type.map.values()) {
-          if (!item.deleted()) {
-            item.delete(t);
-          } else if (item.clock < t.beforeState(item.client)) {
-            t.mergeStructs.add(item);
+
+        @Override public Item next() {
+          if (next != null) {
+            Item i = next;
+            next = next.right;
+            return i;
           }
+          return mapValues.get(m++);
         }
-      }
+      };
     }
 
-    @Override void gc(StructStore store) {
-      for (Item item = type.start; item != null; item = item.right) item.gc(store, true);
-      type.start = null;
+    /** Every item of a type: its list, and for each key the whole chain of values (current and overwritten). */
+    static java.util.Iterator<Item> allItems(YType type) {
+      List<Item> all = new ArrayList<>();
+      for (Item i = type.start; i != null; i = i.right) all.add(i);
       if (type.map != null) {
         for (Item item : type.map.values()) {
-          for (Item i = item; i != null; i = i.left) i.gc(store, true);
+          for (Item i = item; i != null; i = i.left) all.add(i);
         }
-        type.map = null;
       }
+      return all.iterator();
     }
   }
 

@@ -213,19 +213,59 @@ public final class Item extends Struct {
     return rightOriginClock == o.rightOriginClock && (rightOriginClock < 0 || rightOriginClient == o.rightOriginClient);
   }
 
+  /**
+   * Deletes this item and, if it holds a type, everything inside it. Depth-first in yjs's order,
+   * without recursion: a document can nest types deeper than the call stack.
+   */
   void delete(Transaction t) {
-    if (!deleted()) {
-      markDeleted();
-      t.deleteSet.add(client, clock, length);
-      if (parent != null) t.addChanged(parent);
-      content.delete(t);
+    if (deleted()) return;
+    markDeletedIn(t);
+    if (!(content instanceof Content.Type root)) return;
+    java.util.ArrayDeque<java.util.Iterator<Item>> stack = new java.util.ArrayDeque<>();
+    stack.push(root.children());
+    while (!stack.isEmpty()) {
+      java.util.Iterator<Item> it = stack.peek();
+      if (!it.hasNext()) {
+        stack.pop();
+        continue;
+      }
+      Item child = it.next();
+      if (!child.deleted()) {
+        child.markDeletedIn(t);
+        if (child.content instanceof Content.Type ct) stack.push(ct.children());
+      } else if (child.clock < t.beforeState(child.client)) {
+        t.mergeStructs.add(child); // gc'd later and worth merging, though not in this transaction's deletes
+      }
     }
   }
 
-  /** Drops the content of this deleted item: to Deleted, or (inside a collected type) to a GC struct. */
+  private void markDeletedIn(Transaction t) {
+    markDeleted();
+    t.deleteSet.add(client, clock, length);
+    if (parent != null) t.addChanged(parent);
+  }
+
+  /**
+   * Drops the content of this deleted item: to Deleted, or (inside a collected type) to a GC
+   * struct. Everything inside a collected type becomes GC structs, iteratively.
+   */
   void gc(StructStore store, boolean parentCollected) {
     if (!deleted()) throw new IllegalStateException("gc of an item that is not deleted");
-    content.gc(store);
+    if (content instanceof Content.Type root) {
+      java.util.ArrayDeque<YType> types = new java.util.ArrayDeque<>();
+      types.push(root.type);
+      while (!types.isEmpty()) {
+        YType type = types.pop();
+        for (java.util.Iterator<Item> it = Content.Type.allItems(type); it.hasNext(); ) {
+          Item child = it.next();
+          if (!child.deleted()) throw new IllegalStateException("gc of an item that is not deleted");
+          if (child.content instanceof Content.Type ct) types.push(ct.type);
+          store.replaceStruct(child, new GcStruct(child.client, child.clock, child.length));
+        }
+        type.start = null;
+        type.map = null;
+      }
+    }
     if (parentCollected) {
       store.replaceStruct(this, new GcStruct(client, clock, length));
     } else {

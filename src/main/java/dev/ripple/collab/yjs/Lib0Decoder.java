@@ -101,7 +101,8 @@ public final class Lib0Decoder {
 
   public String readVarString() {
     int n = checkedLength("string");
-    String s = Utf8.decode(buf, pos, n);
+    String s = Utf8.decodeStrict(buf, pos, n);
+    if (s == null) throw error("string is not valid UTF-8");
     pos += n;
     return s;
   }

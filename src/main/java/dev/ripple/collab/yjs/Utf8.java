@@ -68,6 +68,49 @@ public final class Utf8 {
   }
 
   /**
+   * Decodes well-formed UTF-8 and rejects anything else, as lib0 does: it reads strings with
+   * {@code new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})}, so yjs refuses an update
+   * holding invalid UTF-8. Returns null if the bytes are not well-formed UTF-8.
+   */
+  public static String decodeStrict(byte[] b, int off, int len) {
+    int end = off + len;
+    int i = off;
+    while (i < end) {
+      int c = b[i] & 0xFF;
+      if (c < 0x80) {
+        i++;
+        continue;
+      }
+      int need;
+      int lower = 0x80;
+      int upper = 0xBF;
+      if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+      } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0) lower = 0xA0;
+        if (c == 0xED) upper = 0x9F;
+      } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0) lower = 0x90;
+        if (c == 0xF4) upper = 0x8F;
+      } else {
+        return null;
+      }
+      if (i + need >= end) return null; // truncated sequence
+      for (int k = 1; k <= need; k++) {
+        int cc = b[i + k] & 0xFF;
+        if (cc < lower || cc > upper) return null;
+        lower = 0x80;
+        upper = 0xBF;
+      }
+      i += need + 1;
+    }
+    // well-formed: the JDK's decoder yields the same UTF-16 as TextDecoder
+    return new String(b, off, len, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /**
    * Decodes with replacement, as TextDecoder does: every maximal invalid subpart becomes one
    * U+FFFD. The UTF-16 length of the result is what a Yjs string item counts as its length.
    */

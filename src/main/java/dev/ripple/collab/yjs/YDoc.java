@@ -387,19 +387,56 @@ public final class YDoc {
   private void checkPendingLimit(UpdateReader.Decoded decoded, int updateBytes) {
     long current = pendingBytes();
     if (current + updateBytes <= options.maxPendingBytes()) return; // cannot exceed whatever happens
-    Map<Long, Long> dryState = new HashMap<>();
-    boolean structsPending = integrateStructs(null, decoded.blocks(), dryState) != null;
-    boolean deletesPending = false;
-    for (Map.Entry<Long, List<DeleteSet.Range>> e : decoded.deleteSet().clients.entrySet()) {
-      long state = dryState.computeIfAbsent(e.getKey(), store::getState);
-      for (DeleteSet.Range r : e.getValue()) {
-        if (r.clock() + r.len() > state) deletesPending = true;
+    // simulate readUpdate on state clocks only: the update, then (as readUpdate does) one retry of
+    // everything pending if the update supplied a missing clock
+    Map<Long, Long> dry = new HashMap<>();
+    PendingStructs rest = integrateStructs(null, decoded.blocks(), dry);
+    long structBytes;
+    if (pendingStructs == null) {
+      structBytes = rest == null ? 0 : rest.update().length;
+    } else {
+      boolean retry = false;
+      for (Map.Entry<Long, Long> e : pendingStructs.missing().entrySet()) {
+        if (e.getValue() < dry.computeIfAbsent(e.getKey(), store::getState)) retry = true;
+      }
+      byte[] merged = rest == null ? pendingStructs.update() : Updates.mergeUpdates(List.of(pendingStructs.update(), rest.update()));
+      if (retry) {
+        PendingStructs again = integrateStructs(null, UpdateReader.read(merged).blocks(), dry);
+        structBytes = again == null ? 0 : again.update().length;
+      } else {
+        structBytes = merged.length;
       }
     }
-    long added = (structsPending ? updateBytes : 0) + (deletesPending ? decoded.deleteSetBytes() : 0);
-    if (added > 0 && current + added > options.maxPendingBytes()) {
-      throw new PendingLimitException("update would leave " + (current + added) + " bytes pending, over the cap of "
+    DeleteSet unapplied = new DeleteSet();
+    dryUnapplied(decoded.deleteSet(), dry, unapplied);
+    if (pendingDs != null) {
+      Lib0Decoder d = new Lib0Decoder(pendingDs);
+      d.readVarUint();
+      dryUnapplied(DeleteSet.read(d), dry, unapplied);
+    }
+    long dsBytes = 0;
+    if (!unapplied.isEmpty()) {
+      Lib0Encoder e = new Lib0Encoder();
+      unapplied.write(e);
+      dsBytes = e.length() + 1;
+    }
+    if (structBytes + dsBytes > options.maxPendingBytes()) {
+      throw new PendingLimitException("update would leave " + (structBytes + dsBytes) + " bytes pending, over the cap of "
           + options.maxPendingBytes() + " (it depends on updates this document has not received)");
+    }
+  }
+
+  /** The delete ranges (or their parts) beyond the simulated state, as applyDeleteSet would keep them. */
+  private void dryUnapplied(DeleteSet ds, Map<Long, Long> dry, DeleteSet out) {
+    for (Map.Entry<Long, List<DeleteSet.Range>> e : ds.clients.entrySet()) {
+      long state = dry.computeIfAbsent(e.getKey(), store::getState);
+      for (DeleteSet.Range r : e.getValue()) {
+        long end = r.clock() + r.len();
+        if (end > state) {
+          long from = Math.max(r.clock(), state);
+          out.add(e.getKey(), from, end - from);
+        }
+      }
     }
   }
 
