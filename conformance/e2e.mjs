@@ -123,7 +123,7 @@ const scenarios = {
     raw.send(Buffer.from([0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f])) // a sync update whose length runs past the frame
     const close = await Promise.race([closed, sleep(10000).then(() => null)])
     a.getText('text').insert(0, 'still works')
-    const ok = close !== null && (await until(() => b.getText('text').toString() === 'still works')) && pa.wsconnected && pb.wsconnected
+    const ok = close !== null && close.code === 1007 && (await until(() => b.getText('text').toString() === 'still works')) && pa.wsconnected && pb.wsconnected
     pa.destroy(); pb.destroy()
     done(ok, { close })
   }

@@ -11,6 +11,7 @@ import akka.http.javadsl.server.Route;
 import dev.ripple.collab.Settings;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.session.Session;
+import dev.ripple.collab.session.WebSocketFrames;
 import java.util.UUID;
 
 /**
@@ -44,8 +45,9 @@ public final class Routes extends AllDirectives {
     }
     return parameterOptional("_pk", pk -> {
       String connectionId = pk.orElseGet(() -> UUID.randomUUID().toString()) + "/" + UUID.randomUUID();
-      return handleWebSocketMessages(Session.flow(system, settings,
-          sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, false));
+      return extractWebSocketUpgrade(upgrade -> complete(WebSocketFrames.upgrade(system, upgrade,
+          Session.flow(system, settings, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, false),
+          settings.maxMessageBytes())));
     });
   }
 }
