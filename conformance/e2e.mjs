@@ -129,6 +129,19 @@ const scenarios = {
   }
 }
 
+/** Connects, says so, and reports the close code the server sends when it shuts down. */
+scenarios.shutdown = async () => {
+  const d = new Y.Doc()
+  const p = yws('doc-shutdown', d, { connect: false })
+  const raw = new WebSocket(`ws://${host}/doc-shutdown`)
+  const closed = new Promise((resolve) => raw.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  await new Promise((resolve, reject) => { raw.on('open', resolve); raw.on('error', reject) })
+  console.log('connected')
+  const close = await Promise.race([closed, sleep(60000).then(() => null)])
+  p.destroy()
+  done(close !== null && close.code === 1012, { close })
+}
+
 const run = scenarios[scenario]
 if (!run) done(false, { reason: 'unknown scenario ' + scenario })
 const timer = setTimeout(() => done(false, { reason: 'scenario timed out' }), 150000)

@@ -1,5 +1,7 @@
 package dev.ripple.collab;
 
+import akka.Done;
+import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.cluster.typed.Cluster;
@@ -10,7 +12,9 @@ import akka.persistence.jdbc.testkit.javadsl.SchemaUtils;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.http.Routes;
+import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.room.Room;
+import dev.ripple.collab.session.SessionRegistry;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -27,8 +31,8 @@ public final class Main {
       return binding.localAddress().getPort();
     }
 
+    /** Coordinated shutdown: unbind, close connections with 1012, stop rooms after their writes. */
     public void stop() throws Exception {
-      binding.unbind().toCompletableFuture().get(10, TimeUnit.SECONDS);
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
@@ -49,10 +53,20 @@ public final class Main {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
       SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
       Room.init(system, settings);
+      SessionRegistry sessions = new SessionRegistry();
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
-          .bind(new Routes(system, settings).routes())
+          .bind(new Routes(system, settings, sessions).routes())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
-      binding.addToCoordinatedShutdown(Duration.ofSeconds(10), system);
+      // stop accepting, then tell every client to reconnect (1012), then let rooms finish their writes
+      // (sharding stops them gracefully in its own, later shutdown phases)
+      CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+      cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "ripple-unbind", () -> binding.unbind().thenApply(u -> Done.getInstance()));
+      cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "ripple-close-sockets", () -> {
+        int n = sessions.closeAll(CloseCodes.SERVICE_RESTART, "server restarting");
+        log.info("shutdown: closed {} connections with {}", n, CloseCodes.SERVICE_RESTART);
+        return akka.pattern.Patterns.after(Duration.ofMillis(n > 0 ? 500 : 0), system.classicSystem().scheduler(),
+            system.executionContext(), () -> java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance()));
+      });
       return new Server(system, binding, settings);
     } catch (Exception e) {
       system.terminate();

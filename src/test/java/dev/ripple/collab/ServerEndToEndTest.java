@@ -95,6 +95,26 @@ class ServerEndToEndTest {
   }
 
   @Test
+  void shutdownClosesConnectionsWith1012() throws Exception {
+    java.nio.file.Path log = NodeProcess.WORK.resolve("e2e-shutdown.log");
+    Process node = new ProcessBuilder("node", "e2e.mjs", "shutdown", Integer.toString(server.port()))
+        .directory(NodeProcess.CONFORMANCE.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      while (!Files.readString(log).contains("connected") && System.nanoTime() < deadline && node.isAlive()) Thread.sleep(50);
+      assertTrue(Files.readString(log).contains("connected"), "client never connected: " + Files.readString(log));
+      server.stop();
+      server = null;
+      assertTrue(node.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "client did not see the close");
+      String out = Files.readString(log);
+      assertEquals(0, node.exitValue(), out);
+      assertTrue(out.contains("\"code\":1012"), out);
+    } finally {
+      node.destroyForcibly();
+    }
+  }
+
+  @Test
   void badRoomIdIsRejectedBeforeUpgradeWithJsonError() throws Exception {
     HttpResponse<String> r = HttpClient.newHttpClient().send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/parties/main/secret-room")).build(),

@@ -11,6 +11,7 @@ import akka.http.javadsl.server.Route;
 import dev.ripple.collab.Settings;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.session.Session;
+import dev.ripple.collab.session.SessionRegistry;
 import dev.ripple.collab.session.WebSocketFrames;
 import java.util.UUID;
 
@@ -23,11 +24,13 @@ public final class Routes extends AllDirectives {
   private final ActorSystem<?> system;
   private final Settings settings;
   private final ClusterSharding sharding;
+  private final SessionRegistry sessions;
 
-  public Routes(ActorSystem<?> system, Settings settings) {
+  public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions) {
     this.system = system;
     this.settings = settings;
     this.sharding = ClusterSharding.get(system);
+    this.sessions = sessions;
   }
 
   public Route routes() {
@@ -46,7 +49,7 @@ public final class Routes extends AllDirectives {
     return parameterOptional("_pk", pk -> {
       String connectionId = pk.orElseGet(() -> UUID.randomUUID().toString()) + "/" + UUID.randomUUID();
       return extractWebSocketUpgrade(upgrade -> complete(WebSocketFrames.upgrade(system, upgrade,
-          Session.flow(system, settings, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, false),
+          Session.flow(system, settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, false),
           settings.maxMessageBytes())));
     });
   }

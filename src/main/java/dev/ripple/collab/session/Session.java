@@ -33,7 +33,7 @@ public final class Session {
   private Session() {}
 
   /** The message-level handler for one connection to {@code room}. */
-  public static Flow<Object, Room.Outbound, NotUsed> flow(ActorSystem<?> system, Settings settings,
+  public static Flow<Object, Room.Outbound, NotUsed> flow(ActorSystem<?> system, Settings settings, SessionRegistry registry,
       EntityRef<Room.Command> room, String roomId, String connectionId, boolean readOnly) {
     Pair<ActorRef<Room.Outbound>, Source<Room.Outbound, NotUsed>> outbound = ActorSource.<Room.Outbound>actorRef(
             m -> false,
@@ -42,6 +42,7 @@ public final class Session {
             OverflowStrategy.fail())
         .preMaterialize(system);
     ActorRef<Room.Outbound> self = outbound.first();
+    registry.add(self);
     room.tell(new Room.Join(connectionId, self, readOnly));
 
     BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks());
@@ -69,7 +70,10 @@ public final class Session {
 
     return Flow.fromSinkAndSourceCoupled(in, out)
         .watchTermination((mat, done) -> {
-          done.whenComplete((d, failure) -> room.tell(new Room.Leave(connectionId)));
+          done.whenComplete((d, failure) -> {
+            registry.remove(self);
+            room.tell(new Room.Leave(connectionId));
+          });
           return mat;
         });
   }

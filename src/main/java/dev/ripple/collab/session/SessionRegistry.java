@@ -1,0 +1,33 @@
+package dev.ripple.collab.session;
+
+import akka.actor.typed.ActorRef;
+import dev.ripple.collab.room.Room;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The open connections of this node, so that shutdown can close each with a code its client understands. */
+public final class SessionRegistry {
+  private final Set<ActorRef<Room.Outbound>> open = ConcurrentHashMap.newKeySet();
+
+  void add(ActorRef<Room.Outbound> session) {
+    open.add(session);
+  }
+
+  void remove(ActorRef<Room.Outbound> session) {
+    open.remove(session);
+  }
+
+  public int size() {
+    return open.size();
+  }
+
+  /** Closes every open connection with {@code code}; returns how many there were. */
+  public int closeAll(int code, String reason) {
+    int n = 0;
+    for (ActorRef<Room.Outbound> s : open) {
+      s.tell(new Room.Close(code, reason));
+      n++;
+    }
+    return n;
+  }
+}
