@@ -3,7 +3,7 @@ package dev.ripple.collab.session;
 import akka.NotUsed;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
-import akka.cluster.sharding.typed.javadsl.EntityRef;
+import akka.actor.typed.RecipientRef;
 import akka.japi.Pair;
 import akka.stream.OverflowStrategy;
 import akka.stream.javadsl.Flow;
@@ -34,7 +34,7 @@ public final class Session {
 
   /** The message-level handler for one connection to {@code room}. */
   public static Flow<Object, Room.Outbound, NotUsed> flow(ActorSystem<?> system, Settings settings, SessionRegistry registry,
-      EntityRef<Room.Command> room, String roomId, String connectionId, boolean readOnly) {
+      RecipientRef<Room.Command> room, String roomId, String connectionId, boolean readOnly) {
     Pair<ActorRef<Room.Outbound>, Source<Room.Outbound, NotUsed>> outbound = ActorSource.<Room.Outbound>actorRef(
             m -> false,
             m -> Optional.empty(),

@@ -1,0 +1,85 @@
+package dev.ripple.collab.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.stream.javadsl.Keep;
+import akka.stream.javadsl.Sink;
+import akka.stream.javadsl.SinkQueueWithCancel;
+import akka.stream.javadsl.Source;
+import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Settings;
+import dev.ripple.collab.protocol.CloseCodes;
+import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.room.Room;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** One connection's flow, with a probe as its room: decoding, bad input, a client that does not read. */
+class SessionTest {
+  static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseMap(Map.of("akka.actor.provider", "local")));
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  private static Settings settings(int queue) {
+    return Settings.from(ConfigFactory.parseMap(Map.of("ripple.limits.outbound-queue-messages", queue))
+        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
+  }
+
+  @Test
+  void clientThatStopsReadingIsClosedWith1013AndLeavesTheRoom() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    SessionRegistry registry = new SessionRegistry();
+    SinkQueueWithCancel<Room.Outbound> client = Source.never()
+        .via(Session.flow(testKit.system(), settings(8), registry, room.ref(), "doc-1", "c1", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    assertEquals(1, registry.size());
+    for (int i = 0; i < 100; i++) join.session().tell(new Room.Send(new byte[] {0, 2, 0}));
+    Room.Outbound last = null;
+    for (int i = 0; i < 100; i++) {
+      Optional<Room.Outbound> next = client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS);
+      if (next.isEmpty()) break;
+      last = next.get();
+    }
+    Room.Close close = assertInstanceOf(Room.Close.class, last);
+    assertEquals(CloseCodes.TRY_AGAIN_LATER, close.code());
+    assertEquals("c1", room.expectMessageClass(Room.Leave.class).connectionId());
+    assertEquals(0, registry.size());
+  }
+
+  @Test
+  void malformedMessageAsksTheRoomForNothingAndClosesWith1007() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    SinkQueueWithCancel<Room.Outbound> client = Source.<Object>single(new byte[] {0, 2, (byte) 0xff, (byte) 0xff, 0x0f})
+        .concat(Source.never())
+        .via(Session.flow(testKit.system(), settings(64), new SessionRegistry(), room.ref(), "doc-1", "c2", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    room.expectMessageClass(Room.Join.class);
+    Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
+    assertEquals(CloseCodes.INVALID_PAYLOAD, close.code());
+    room.expectMessageClass(Room.Leave.class);
+  }
+
+  @Test
+  void wellFormedMessageReachesTheRoomDecoded() {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    Source.<Object>single(SyncProtocol.syncStep1(new byte[] {0})).concat(Source.never())
+        .via(Session.flow(testKit.system(), settings(64), new SessionRegistry(), room.ref(), "doc-1", "c3", false))
+        .runWith(Sink.ignore(), testKit.system());
+    room.expectMessageClass(Room.Join.class);
+    Room.FromClient msg = room.expectMessageClass(Room.FromClient.class);
+    assertTrue(msg.message() instanceof SyncProtocol.SyncStep1);
+  }
+}
