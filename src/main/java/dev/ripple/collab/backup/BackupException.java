@@ -1,0 +1,34 @@
+package dev.ripple.collab.backup;
+
+/**
+ * A snapshot backup or load that did not succeed: which room, the HTTP status Convex answered
+ * ({@link #NO_STATUS} when there was no answer: timeout, connection refused, local I/O), and a
+ * message saying what to check. Backups are retried by the room, so this is an expected value,
+ * not a crash.
+ */
+public final class BackupException extends RuntimeException {
+  /** The status when no HTTP answer was received. */
+  public static final int NO_STATUS = -1;
+
+  private final String roomId;
+  private final int status;
+
+  public BackupException(String roomId, int status, String message) {
+    this(roomId, status, message, null);
+  }
+
+  public BackupException(String roomId, int status, String message, Throwable cause) {
+    super(message, cause);
+    this.roomId = roomId;
+    this.status = status;
+  }
+
+  public String roomId() {
+    return roomId;
+  }
+
+  /** The HTTP status of the answer, or {@link #NO_STATUS}. */
+  public int status() {
+    return status;
+  }
+}

@@ -1,0 +1,148 @@
+package dev.ripple.collab.backup;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+
+/**
+ * Backups in Convex through its HTTP actions: {@code POST {site}/collaboration/snapshot?roomId=…}
+ * with the state as {@code application/octet-stream} (any 2xx confirms it) and {@code GET} on the
+ * same URL (200 is the snapshot, 404 means none). Both carry {@code Authorization: Bearer <secret>}.
+ * Every other outcome (another status, a timeout, a refused connection) is a {@link BackupException}.
+ * The request timeout bounds the whole exchange, body included: raise it for very large documents
+ * over slow links.
+ * Room ids are percent-encoded as UTF-8, a space as {@code %20} (never {@code +}).
+ */
+public final class ConvexBackup implements SnapshotBackup {
+  private static final String PATH = "/collaboration/snapshot";
+  private static final int EXCERPT_CHARS = 200;
+
+  private final URI siteUrl;
+  private final String authorization;
+  private final Duration requestTimeout;
+  private final HttpClient http;
+
+  /**
+   * @param siteUrl the deployment's HTTP actions URL, e.g. {@code https://happy-otter-123.convex.site}
+   * @param requestTimeout how long one request may take, connecting included, before it fails
+   */
+  public ConvexBackup(URI siteUrl, String secret, Duration requestTimeout, HttpClient http) {
+    this.siteUrl = BackupSettings.siteUrl(siteUrl.toString());
+    this.authorization = "Bearer " + secret;
+    this.requestTimeout = requestTimeout;
+    this.http = http;
+  }
+
+  /** The client the factory uses. It never follows redirects: a 3xx means a wrong URL, reported, not chased with the secret. */
+  public static HttpClient defaultClient(Duration connectTimeout) {
+    return HttpClient.newBuilder().connectTimeout(connectTimeout).followRedirects(HttpClient.Redirect.NEVER).build();
+  }
+
+  /** {@code {site}/collaboration/snapshot?roomId=<percent-encoded UTF-8>}. */
+  public URI snapshotUri(String roomId) {
+    return URI.create(siteUrl + PATH + "?roomId=" + URLEncoder.encode(roomId, StandardCharsets.UTF_8).replace("+", "%20"));
+  }
+
+  @Override
+  public CompletionStage<Void> save(String roomId, byte[] state) {
+    HttpRequest request = request(roomId)
+        .header("Content-Type", "application/octet-stream")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(state))
+        .build();
+    return exchange(roomId, "backup", request, response -> {
+      if (response.statusCode() / 100 == 2) {
+        return null;
+      }
+      throw rejected(roomId, "backup", response);
+    });
+  }
+
+  @Override
+  public CompletionStage<Optional<byte[]>> load(String roomId) {
+    HttpRequest request = request(roomId).GET().build();
+    return exchange(roomId, "loading the backup", request, response -> {
+      switch (response.statusCode()) {
+        case 200: return Optional.of(response.body());
+        case 404: return Optional.empty();
+        default: throw rejected(roomId, "loading the backup", response);
+      }
+    });
+  }
+
+  private HttpRequest.Builder request(String roomId) {
+    return HttpRequest.newBuilder(snapshotUri(roomId)).timeout(requestTimeout).header("Authorization", authorization);
+  }
+
+  /** Sends, and completes the returned stage with the answer's meaning or directly with a BackupException. */
+  private <T> CompletionStage<T> exchange(String roomId, String action, HttpRequest request,
+      Function<HttpResponse<byte[]>, T> meaning) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    try {
+      // the request's own timeout ends at the response headers; this one also bounds a stalled body
+      http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray())
+          .orTimeout(requestTimeout.toMillis(), TimeUnit.MILLISECONDS)
+          .whenComplete((response, error) -> {
+            if (error != null) {
+              result.completeExceptionally(unanswered(roomId, action, error));
+              return;
+            }
+            try {
+              result.complete(meaning.apply(response));
+            } catch (BackupException e) {
+              result.completeExceptionally(e);
+            } catch (RuntimeException e) {
+              result.completeExceptionally(new BackupException(roomId, response.statusCode(),
+                  action + " of room " + roomId + ": unreadable answer: " + e, e));
+            }
+          });
+    } catch (RuntimeException e) {
+      result.completeExceptionally(unanswered(roomId, action, e));
+    }
+    return result;
+  }
+
+  private BackupException rejected(String roomId, String action, HttpResponse<byte[]> response) {
+    int status = response.statusCode();
+    String hint = switch (status) {
+      case 401, 403 -> " (check that PARTYKIT_SECRET matches the Convex deployment's)";
+      case 404 -> " (is the snapshot HTTP action deployed at " + PATH + "?)";
+      default -> "";
+    };
+    String body = new String(response.body(), StandardCharsets.UTF_8).strip();
+    if (body.length() > EXCERPT_CHARS) {
+      body = body.substring(0, EXCERPT_CHARS) + "…";
+    }
+    return new BackupException(roomId, status, action + " of room " + roomId + " at " + siteUrl + " failed: HTTP "
+        + status + hint + (body.isEmpty() ? "" : ": " + body));
+  }
+
+  private BackupException unanswered(String roomId, String action, Throwable error) {
+    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    String why;
+    if (cause instanceof HttpTimeoutException || cause instanceof TimeoutException) {
+      why = "no answer within " + requestTimeout.toMillis() + " ms";
+    } else if (cause instanceof ConnectException) {
+      why = "cannot connect (" + cause.getMessage() + ")";
+    } else if (cause instanceof IOException) {
+      why = "I/O error (" + cause + ")";
+    } else {
+      why = cause.toString();
+    }
+    return new BackupException(roomId, BackupException.NO_STATUS,
+        action + " of room " + roomId + " at " + siteUrl + " failed: " + why, cause);
+  }
+}

@@ -1,0 +1,57 @@
+package dev.ripple.collab.backup;
+
+import com.typesafe.config.Config;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The durable copy of a room's document outside the journal: the full state as one Yjs v1 update.
+ * {@link ConvexBackup} in production, {@link LocalDirectoryBackup} on embedded defaults. Both
+ * complete exceptionally with a {@link BackupException} on failure and never throw from the call
+ * itself. The state array is not copied: do not change it before the save completes. Issue at most
+ * one save per room at a time (the room waits for each confirmation); overlapping saves of one
+ * room may land in either order.
+ */
+public interface SnapshotBackup {
+
+  /** Stores {@code state} as the room's backup; completes when the backup is confirmed durable. */
+  CompletionStage<Void> save(String roomId, byte[] state);
+
+  /** The room's last backup, or empty when it has none (a new document). */
+  CompletionStage<Optional<byte[]>> load(String roomId);
+
+  /**
+   * The backup the configuration asks for: {@link ConvexBackup} when {@code ripple.convex.site-url}
+   * (CONVEX_SITE_URL) is set, which then requires {@code ripple.convex.secret} (PARTYKIT_SECRET),
+   * else a {@link LocalDirectoryBackup} in {@code ripple.backup.local-dir}, with a loud warning.
+   * Local file I/O runs on {@code blockingIo} (give it Akka's blocking dispatcher).
+   *
+   * @throws IllegalStateException when the site URL is set without the secret, or is not a URL
+   */
+  static SnapshotBackup fromConfig(Config config, Executor blockingIo) {
+    return fromSettings(BackupSettings.from(config), blockingIo);
+  }
+
+  /** As {@link #fromConfig(Config, Executor)}, local file I/O on a small shared daemon pool. */
+  static SnapshotBackup fromConfig(Config config) {
+    return fromSettings(BackupSettings.from(config), LocalDirectoryBackup.DEFAULT_IO);
+  }
+
+  /** As {@link #fromConfig(Config, Executor)}, from settings already read. */
+  static SnapshotBackup fromSettings(BackupSettings settings, Executor blockingIo) {
+    Logger log = LoggerFactory.getLogger(SnapshotBackup.class);
+    if (settings.convex().isPresent()) {
+      BackupSettings.Convex convex = settings.convex().get();
+      log.info("backups go to Convex at {}", convex.siteUrl());
+      return new ConvexBackup(convex.siteUrl(), convex.secret(), settings.requestTimeout(),
+          ConvexBackup.defaultClient(settings.requestTimeout()));
+    }
+    log.warn("*** CONVEX_SITE_URL is not set: embedded mode. Backups are LOCAL files in {} and auth is OFF "
+        + "(anyone may read and write every room). Set CONVEX_SITE_URL and PARTYKIT_SECRET in production. ***",
+        settings.localDir().toAbsolutePath());
+    return new LocalDirectoryBackup(settings.localDir(), blockingIo);
+  }
+}

@@ -1,0 +1,157 @@
+package dev.ripple.collab.backup;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ripple.collab.convex.ConvexStandIn;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ConvexBackupTest {
+  static final String SECRET = "test-secret";
+  static final byte[] STATE = {1, 2, 0, 7, (byte) 0xff, 0, 42};
+
+  ConvexStandIn convex;
+  boolean violationsExpected;
+
+  @BeforeEach
+  void start() throws Exception {
+    convex = ConvexStandIn.start(SECRET);
+  }
+
+  @AfterEach
+  void stop() {
+    convex.close();
+    if (!violationsExpected) {
+      assertEquals(List.of(), convex.violations(), "requests broke the Convex contract");
+    }
+  }
+
+  ConvexBackup backup(Duration timeout) {
+    return new ConvexBackup(convex.siteUrl(), SECRET, timeout, ConvexBackup.defaultClient(timeout));
+  }
+
+  ConvexBackup backup() {
+    return backup(Duration.ofSeconds(5));
+  }
+
+  static <T> T await(CompletionStage<T> stage) throws Exception {
+    return stage.toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  static BackupException failure(CompletionStage<?> stage) {
+    ExecutionException e = assertThrows(ExecutionException.class, () -> stage.toCompletableFuture().get(10, TimeUnit.SECONDS));
+    return assertInstanceOf(BackupException.class, e.getCause());
+  }
+
+  @Test
+  void saveThenLoadReturnsTheSameBytes() throws Exception {
+    ConvexBackup backup = backup();
+    await(backup.save("doc-1", STATE));
+    assertArrayEquals(STATE, await(backup.load("doc-1")).orElseThrow());
+  }
+
+  @Test
+  void savePostsTheStateAsOctetStreamWithTheSecret() throws Exception {
+    await(backup().save("doc-1", STATE));
+    ConvexStandIn.Request request = convex.requests().get(0);
+    assertEquals("POST", request.method());
+    assertEquals("/collaboration/snapshot", request.path());
+    assertEquals("roomId=doc-1", request.rawQuery());
+    assertEquals(Optional.of("Bearer " + SECRET), request.header("Authorization"));
+    assertEquals(Optional.of("application/octet-stream"), request.header("Content-Type"));
+    assertArrayEquals(STATE, request.body());
+  }
+
+  @Test
+  void roomIdsWithSpecialCharactersAreUrlEncoded() throws Exception {
+    String roomId = "doc-a b&c=d+e/f?g#h%ü😀";
+    ConvexBackup backup = backup();
+    await(backup.save(roomId, STATE));
+    assertEquals("roomId=doc-a%20b%26c%3Dd%2Be%2Ff%3Fg%23h%25%C3%BC%F0%9F%98%80", convex.requests().get(0).rawQuery());
+    assertArrayEquals(STATE, convex.snapshot(roomId).orElseThrow());
+    assertArrayEquals(STATE, await(backup.load(roomId)).orElseThrow());
+  }
+
+  @Test
+  void loadOfAnUnknownRoomIsEmpty() throws Exception {
+    assertEquals(Optional.empty(), await(backup().load("doc-never-saved")));
+    assertEquals("GET", convex.requests().get(0).method());
+  }
+
+  @Test
+  void serverErrorOnSaveFailsWithStatus500() {
+    convex.failNext(1);
+    BackupException e = failure(backup().save("doc-1", STATE));
+    assertEquals(500, e.status());
+    assertEquals("doc-1", e.roomId());
+    assertFalse(convex.snapshot("doc-1").isPresent());
+  }
+
+  @Test
+  void serverErrorOnLoadFailsWithStatus500() {
+    convex.putSnapshot("doc-1", STATE);
+    convex.failNext(1);
+    assertEquals(500, failure(backup().load("doc-1")).status());
+  }
+
+  @Test
+  void timeoutFailsWithoutStatus() {
+    convex.delayResponses(Duration.ofSeconds(3));
+    BackupException e = failure(backup(Duration.ofMillis(300)).save("doc-1", STATE));
+    assertEquals(BackupException.NO_STATUS, e.status());
+    assertTrue(e.getMessage().contains("300 ms"), e.getMessage());
+  }
+
+  @Test
+  void stalledBodyTimesOutWithoutStatus() {
+    convex.putSnapshot("doc-1", STATE);
+    convex.stallBodies(Duration.ofSeconds(3));
+    assertEquals(BackupException.NO_STATUS, failure(backup(Duration.ofMillis(300)).load("doc-1")).status());
+  }
+
+  @Test
+  void refusedConnectionFailsWithoutStatus() {
+    ConvexBackup backup = backup();
+    convex.stopListening();
+    assertEquals(BackupException.NO_STATUS, failure(backup.save("doc-1", STATE)).status());
+    assertEquals(BackupException.NO_STATUS, failure(backup.load("doc-1")).status());
+  }
+
+  @Test
+  void unauthorizedAnswerFailsWithStatus401() {
+    convex.answerNext(1, 401);
+    BackupException e = failure(backup().save("doc-1", STATE));
+    assertEquals(401, e.status());
+    assertTrue(e.getMessage().contains("PARTYKIT_SECRET"), e.getMessage());
+  }
+
+  @Test
+  void wrongSecretIsRejectedWith401() {
+    violationsExpected = true;
+    ConvexBackup wrong = new ConvexBackup(convex.siteUrl(), "not-the-secret", Duration.ofSeconds(5),
+        ConvexBackup.defaultClient(Duration.ofSeconds(5)));
+    assertEquals(401, failure(wrong.save("doc-1", STATE)).status());
+    assertEquals(1, convex.violations().size());
+  }
+
+  @Test
+  void failureMessageDoesNotContainTheSecret() {
+    convex.answerNext(1, 403);
+    BackupException e = failure(backup().save("doc-1", "x".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(403, e.status());
+    assertFalse(e.getMessage().contains(SECRET), e.getMessage());
+  }
+}
