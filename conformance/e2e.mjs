@@ -142,6 +142,18 @@ scenarios.shutdown = async () => {
   done(close !== null && close.code === 1012, { close })
 }
 
+/** A YPartyKitProvider passing its token in params (as apps do) syncs with a writer on the same room. */
+scenarios.token = async () => {
+  const [room, token] = rest
+  const a = new Y.Doc(); const b = new Y.Doc()
+  const pa = pk(room, a, { params: { token } }); const pb = pk(room, b, { params: { token } })
+  if (!(await synced(pa)) || !(await synced(pb))) return done(false, { reason: 'never synced' })
+  a.getText('text').insert(0, 'authorized edit')
+  const ok = await until(() => b.getText('text').toString() === 'authorized edit')
+  pa.destroy(); pb.destroy()
+  done(ok, { text: b.getText('text').toString() })
+}
+
 const run = scenarios[scenario]
 if (!run) done(false, { reason: 'unknown scenario ' + scenario })
 const timer = setTimeout(() => done(false, { reason: 'scenario timed out' }), 150000)

@@ -11,6 +11,7 @@ import akka.http.javadsl.ServerBinding;
 import akka.persistence.jdbc.testkit.javadsl.SchemaUtils;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.http.Routes;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.room.Room;
@@ -46,6 +47,7 @@ public final class Main {
 
   public static Server start(Config config) throws Exception {
     Settings settings = Settings.from(config);
+    Authenticator authenticator = Authenticator.fromConfig(config); // fails fast: CONVEX_SITE_URL without PARTYKIT_SECRET
     Files.createDirectories(settings.dataDir());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "ripple", config);
     try {
@@ -55,7 +57,7 @@ public final class Main {
       Room.init(system, settings);
       SessionRegistry sessions = new SessionRegistry();
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
-          .bind(new Routes(system, settings, sessions).routes())
+          .bind(new Routes(system, settings, sessions, authenticator).routes())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       // stop accepting, then tell every client to reconnect (1012), then let rooms finish their writes
       // (sharding stops them gracefully in its own, later shutdown phases)

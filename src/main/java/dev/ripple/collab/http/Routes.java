@@ -9,6 +9,10 @@ import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.PathMatchers;
 import akka.http.javadsl.server.Route;
 import dev.ripple.collab.Settings;
+import dev.ripple.collab.auth.Access;
+import dev.ripple.collab.auth.AuthResult;
+import dev.ripple.collab.auth.Authenticator;
+import dev.ripple.collab.auth.ClientToken;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.session.Session;
 import dev.ripple.collab.session.SessionRegistry;
@@ -25,12 +29,14 @@ public final class Routes extends AllDirectives {
   private final Settings settings;
   private final ClusterSharding sharding;
   private final SessionRegistry sessions;
+  private final Authenticator authenticator;
 
-  public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions) {
+  public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions, Authenticator authenticator) {
     this.system = system;
     this.settings = settings;
     this.sharding = ClusterSharding.get(system);
     this.sessions = sessions;
+    this.authenticator = authenticator;
   }
 
   public Route routes() {
@@ -42,15 +48,31 @@ public final class Routes extends AllDirectives {
 
   private Route room(String roomId) {
     if (!settings.validRoomId(roomId)) {
-      return complete(StatusCodes.BAD_REQUEST, HttpEntities.create(ContentTypes.APPLICATION_JSON,
-          "{\"error\":\"bad_room_id\",\"message\":\"room id must match " + settings.roomIdPattern().pattern().replace("\\", "\\\\")
-              + "\"}"));
+      return error(StatusCodes.BAD_REQUEST, "bad_room_id", "room id must match " + settings.roomIdPattern().pattern());
     }
-    return parameterOptional("_pk", pk -> {
-      String connectionId = pk.orElseGet(() -> UUID.randomUUID().toString()) + "/" + UUID.randomUUID();
-      return extractWebSocketUpgrade(upgrade -> complete(WebSocketFrames.upgrade(system, upgrade,
-          Session.flow(system, settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, false),
-          settings.maxMessageBytes())));
-    });
+    // auth before the upgrade (PartyKit's onBeforeConnect): token from ?token= or Authorization: Bearer
+    return parameterMap(query -> optionalHeaderValueByName("Authorization", authorization -> {
+      String token = ClientToken.extract(query, authorization).orElse(null);
+      return onSuccess(authenticator.verify(token, roomId), result -> {
+        if (result instanceof AuthResult.Denied d) return error(StatusCodes.get(d.status()), d.code(), d.message());
+        if (result instanceof AuthResult.Unavailable u) {
+          return error(StatusCodes.SERVICE_UNAVAILABLE, AuthResult.Unavailable.CODE, u.message());
+        }
+        AuthResult.Allowed allowed = (AuthResult.Allowed) result;
+        boolean readOnly = allowed.access() == Access.READ;
+        String connectionId = query.getOrDefault("_pk", UUID.randomUUID().toString()) + "/" + UUID.randomUUID();
+        return extractWebSocketUpgrade(upgrade -> complete(WebSocketFrames.upgrade(system, upgrade,
+            Session.flow(system, settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly),
+            settings.maxMessageBytes())));
+      });
+    }));
   }
+
+  /** An HTTP error before the upgrade, as a JSON body {@code {"error":code,"message":..}}. */
+  private Route error(akka.http.javadsl.model.StatusCode status, String code, String message) {
+    var node = JSON.createObjectNode().put("error", code).put("message", message);
+    return complete(status, HttpEntities.create(ContentTypes.APPLICATION_JSON, node.toString()));
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 }
