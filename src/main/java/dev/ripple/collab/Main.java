@@ -12,6 +12,7 @@ import akka.persistence.jdbc.testkit.javadsl.SchemaUtils;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.auth.Authenticator;
+import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.http.Routes;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.room.Room;
@@ -54,7 +55,8 @@ public final class Main {
       Cluster cluster = Cluster.get(system);
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
       SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      Room.init(system, settings);
+      SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
+      Room.init(system, settings, backup);
       SessionRegistry sessions = new SessionRegistry();
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
           .bind(new Routes(system, settings, sessions, authenticator).routes())

@@ -2,6 +2,7 @@ package dev.ripple.collab;
 
 import com.typesafe.config.Config;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.regex.Pattern;
 
 /**
@@ -19,7 +20,12 @@ public record Settings(
     PersistenceMode persistenceMode,
     long historyMaxBytes,
     long historyMaxUpdates,
-    int snapshotEvery) {
+    int snapshotEvery,
+    Alarms alarms) {
+
+  /** A room's alarms: periodic and debounced saves, retries, load retries. */
+  public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
+      Duration loadRetryMax) {}
 
   /** As y-partykit's persistence modes. */
   public enum PersistenceMode { SNAPSHOT, HISTORY }
@@ -38,7 +44,9 @@ public record Settings(
         PersistenceMode.valueOf(c.getString("persistence.mode").toUpperCase(java.util.Locale.ROOT)),
         c.getBytes("persistence.history.max-bytes"),
         c.getLong("persistence.history.max-updates"),
-        c.getInt("persistence.snapshot-every"));
+        c.getInt("persistence.snapshot-every"),
+        new Alarms(c.getDuration("alarms.period"), c.getDuration("alarms.debounce"), c.getDuration("alarms.retry-initial"),
+            c.getInt("alarms.retries"), c.getDuration("alarms.retry-later"), c.getDuration("alarms.load-retry-max")));
   }
 
   public boolean validRoomId(String id) {

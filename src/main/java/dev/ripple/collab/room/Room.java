@@ -5,6 +5,13 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.TimerScheduler;
+import akka.persistence.typed.RecoveryCompleted;
+import akka.persistence.typed.javadsl.SignalHandler;
+import dev.ripple.collab.backup.BackupException;
+import dev.ripple.collab.backup.SnapshotBackup;
+import java.time.Duration;
+import java.util.Optional;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -55,6 +62,24 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** A decoded message from a client. */
   public record FromClient(String connectionId, SyncProtocol.ClientMessage message) implements Command {}
 
+  /** Alarm: the periodic save while connections exist. */
+  private record PeriodicSave() implements Command {}
+
+  /** Alarm: the debounced save after the last connection left (or a retry later). */
+  private record FinalSave() implements Command {}
+
+  /** Alarm: retry a failed save. */
+  private record RetrySave() implements Command {}
+
+  /** A save finished: covering the first {@code updates} updates, or failed. */
+  private record SaveDone(long updates, Throwable failure) implements Command {}
+
+  /** Alarm: retry a failed cold-start load. */
+  private record RetryLoad() implements Command {}
+
+  /** The cold-start load finished: the backup (empty = new document), or failed. */
+  private record LoadDone(Optional<byte[]> backup, Throwable failure) implements Command {}
+
   /** What a room tells a session. Frames are encoded once and shared by every recipient. */
   public sealed interface Outbound {}
 
@@ -71,12 +96,23 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** The room compacted its journal into a snapshot (room emptied, or history limits reached). */
   public record Compacted() implements Event {}
 
-  /** The snapshot payload: the full document state as one Yjs update. */
-  public record Snapshot(byte[] state) {}
+  /** The backup was loaded at cold start (empty array: there was none, a new document). */
+  public record BackupLoaded(byte[] state) implements Event {}
+
+  /** The backup confirmed a save covering the first {@code updates} journaled updates. */
+  public record BackupConfirmed(long updates) implements Event {}
+
+  /** The snapshot payload: the full document state as one Yjs update, and the backup bookkeeping. */
+  public record Snapshot(byte[] state, long updates, long savedUpdates, boolean loaded) {}
 
   /** The document plus counters since the last compaction. Mutated only by the event handler. */
   public static final class State {
     final YDoc doc;
+    /** Updates journaled since the room was created; the backup has the first {@link #savedUpdates}. */
+    long updates;
+    long savedUpdates;
+    /** Whether the cold-start load succeeded (or this room began with local state): no save before it. */
+    boolean loaded;
     long updatesSinceCompaction;
     long bytesSinceCompaction;
     /** The update the command handler validated, so the event handler applies it without decoding again. */
@@ -92,29 +128,61 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     public YDoc doc() {
       return doc;
     }
+
+    /** A save is owed: the durable alarm, part of the persisted state. */
+    public boolean dirty() {
+      return updates > savedUpdates;
+    }
+
+    public boolean loaded() {
+      return loaded;
+    }
   }
 
   private record Connection(ActorRef<Outbound> session, boolean readOnly, Set<Long> awarenessIds) {}
 
   // ------------------------------------------------------------------ setup
 
-  public static void init(ActorSystem<?> system, Settings settings) {
-    ClusterSharding.get(system).init(Entity.of(ENTITY_TYPE_KEY, ctx -> create(ctx.getEntityId(), settings)));
+  /**
+   * Sharding of rooms. Remember-entities is on (conf), so a room that stops without passivating
+   * (crash, node loss) is started again and makes the save it owes: the durable alarm.
+   */
+  public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup) {
+    ClusterSharding.get(system).init(Entity.of(ENTITY_TYPE_KEY,
+        ctx -> create(ctx.getEntityId(), settings, backup, ctx.getShard())));
   }
 
-  public static Behavior<Command> create(String roomId, Settings settings) {
-    return Behaviors.setup(ctx -> new Room(ctx, roomId, settings));
+  /** @param shard where to ask for passivation; null outside sharding (the room then just stops) */
+  public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup,
+      ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, roomId, settings, backup, shard)));
   }
 
+  private final ActorContext<Command> ctx;
+  private final TimerScheduler<Command> timers;
   private final String roomId;
   private final Settings settings;
+  private final Settings.Alarms alarms;
+  private final SnapshotBackup backup;
+  private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final LinkedHashMap<String, Connection> connections = new LinkedHashMap<>();
   private final Awareness awareness = new Awareness();
+  // not persisted: what is in flight right now
+  private boolean saving;
+  private int saveFailures;
+  private boolean loadingBeforeServing;
+  private int loadFailures;
 
-  private Room(ActorContext<Command> ctx, String roomId, Settings settings) {
+  private Room(ActorContext<Command> ctx, TimerScheduler<Command> timers, String roomId, Settings settings,
+      SnapshotBackup backup, ActorRef<ClusterSharding.ShardCommand> shard) {
     super(PersistenceId.of(ENTITY_TYPE_KEY.name(), roomId));
+    this.ctx = ctx;
+    this.timers = timers;
     this.roomId = roomId;
     this.settings = settings;
+    this.alarms = settings.alarms();
+    this.backup = backup;
+    this.shard = shard;
   }
 
   private YDoc newDoc() {
@@ -141,13 +209,17 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return new SnapshotAdapter<>() {
       @Override
       public Object toJournal(State state) {
-        return new Snapshot(state.doc.encodeStateAsUpdate());
+        return new Snapshot(state.doc.encodeStateAsUpdate(), state.updates, state.savedUpdates, state.loaded);
       }
 
       @Override
       public State fromJournal(Object from) {
+        Snapshot snap = (Snapshot) from;
         State s = new State(newDoc());
-        s.doc.apply(((Snapshot) from).state());
+        s.doc.apply(snap.state());
+        s.updates = snap.updates();
+        s.savedUpdates = snap.savedUpdates();
+        s.loaded = snap.loaded();
         return s;
       }
     };
@@ -159,13 +231,138 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   public CommandHandler<Command, Event, State> commandHandler() {
     return newCommandHandlerBuilder()
         .forAnyState()
+        .onCommand(LoadDone.class, this::onLoadDone)
+        .onCommand(RetryLoad.class, (state, c) -> {
+          startLoad();
+          return Effect().none();
+        })
+        .onCommand(c -> loadingBeforeServing, (state, c) -> Effect().stash()) // a cold room answers nobody before its backup is in
         .onCommand(Join.class, this::onJoin)
         .onCommand(Leave.class, this::onLeave)
         .onCommand(FromClient.class, this::onFromClient)
+        .onCommand(PeriodicSave.class, (state, c) -> save(state))
+        .onCommand(RetrySave.class, (state, c) -> save(state))
+        .onCommand(FinalSave.class, this::onFinalSave)
+        .onCommand(SaveDone.class, this::onSaveDone)
         .build();
   }
 
+  // ------------------------------------------------------------------ lifecycle: load, save, passivate
+
+  @Override
+  public SignalHandler<State> signalHandler() {
+    return newSignalHandlerBuilder()
+        .onSignal(RecoveryCompleted.instance(), state -> {
+          if (!state.loaded) {
+            // a new room loads its backup before answering anyone; a room whose earlier load failed retries it
+            loadingBeforeServing = state.updates == 0;
+            startLoad();
+          } else {
+            // restarted (crash, rebalance, remember-entities): make the save it owes, or passivate unless someone comes
+            timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
+          }
+        })
+        .build();
+  }
+
+  private void startLoad() {
+    ctx.pipeToSelf(backup.load(roomId), (result, failure) -> new LoadDone(result, failure));
+  }
+
+  private Effect<Event, State> onLoadDone(State state, LoadDone done) {
+    if (done.failure() != null) {
+      loadFailures++;
+      Duration retry = backoff(loadFailures, alarms.loadRetryMax());
+      log.warn("room {}: backup load failed ({}); retrying in {} s; clients may edit, nothing is saved until the load succeeds",
+          roomId, describe(done.failure()), retry.toSeconds());
+      timers.startSingleTimer("retry-load", new RetryLoad(), retry);
+      if (loadingBeforeServing) {
+        loadingBeforeServing = false;
+        return Effect().none().thenUnstashAll();
+      }
+      return Effect().none();
+    }
+    byte[] loaded = done.backup().orElse(new byte[0]);
+    if (loaded.length > 0) {
+      try {
+        state.doc.prepare(loaded); // a backup that is not a Yjs update must not become the document
+      } catch (RuntimeException e) {
+        log.error("room {}: the backup is not a valid Yjs update ({}); it is kept as it is and this room never saves over it",
+            roomId, e.getMessage());
+        loadingBeforeServing = false;
+        return Effect().none().thenUnstashAll();
+      }
+    }
+    loadFailures = 0;
+    boolean wasBlocking = loadingBeforeServing;
+    loadingBeforeServing = false;
+    byte[] frame = loaded.length > 0 ? SyncProtocol.update(loaded) : null;
+    return Effect().persist(new BackupLoaded(loaded)).thenRun(s -> {
+      if (!wasBlocking && frame != null) broadcast(frame, null); // a late load is an update like any other
+    }).thenUnstashAll();
+  }
+
+  /** Saves the full state if a save is owed and allowed (after the load, one at a time, not empty). */
+  private Effect<Event, State> save(State state) {
+    if (!state.loaded || saving || !state.dirty()) return Effect().none();
+    byte[] full = state.doc.encodeStateAsUpdate();
+    long covered = state.updates;
+    if (full.length <= 2) return Effect().persist(new BackupConfirmed(covered)); // an empty document is not saved
+    saving = true;
+    ctx.pipeToSelf(backup.save(roomId, full), (ok, failure) -> new SaveDone(covered, failure));
+    return Effect().none();
+  }
+
+  private Effect<Event, State> onSaveDone(State state, SaveDone done) {
+    saving = false;
+    if (done.failure() != null) {
+      saveFailures++;
+      if (saveFailures <= alarms.retries()) {
+        Duration retry = alarms.retryInitial().multipliedBy(1L << (saveFailures - 1));
+        log.warn("room {}: backup save failed ({}); retry {} of {} in {} s", roomId, describe(done.failure()),
+            saveFailures, alarms.retries(), retry.toSeconds());
+        timers.startSingleTimer("retry-save", new RetrySave(), retry);
+      } else {
+        log.error("room {}: backup save failed {} times ({}); the room stays dirty and tries again in {}",
+            roomId, saveFailures - 1, describe(done.failure()), alarms.retryLater());
+        saveFailures = 0;
+        if (connections.isEmpty()) timers.startSingleTimer("final", new FinalSave(), alarms.retryLater());
+      }
+      return Effect().none();
+    }
+    saveFailures = 0;
+    return Effect().persist(new BackupConfirmed(done.updates())).thenRun(s -> {
+      if (connections.isEmpty() && !s.dirty() && !timers.isTimerActive("final")) passivate();
+    });
+  }
+
+  private Effect<Event, State> onFinalSave(State state, FinalSave c) {
+    if (!connections.isEmpty()) return Effect().none();
+    if (state.dirty() && state.loaded) return save(state);
+    if (!state.loaded || saving || timers.isTimerActive("retry-save")) return Effect().none(); // keep trying first
+    passivate();
+    return Effect().none();
+  }
+
+  private void passivate() {
+    log.debug("room {}: passivating", roomId);
+    if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf())); // null only in tests without sharding
+  }
+
+  private static Duration backoff(int failures, Duration max) {
+    long seconds = Math.min(max.toSeconds(), 2L << Math.min(failures - 1, 20));
+    return Duration.ofSeconds(seconds);
+  }
+
+  private static String describe(Throwable t) {
+    Throwable c = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (c instanceof BackupException b) return "status " + b.status() + ": " + b.getMessage();
+    return c.toString();
+  }
+
   private Effect<Event, State> onJoin(State state, Join join) {
+    timers.cancel("final"); // a reconnect inside the debounce window: no final save, periodic saving resumes
+    if (connections.isEmpty()) timers.startTimerWithFixedDelay("periodic", new PeriodicSave(), alarms.period());
     connections.put(join.connectionId(), new Connection(join.session(), join.readOnly(), new HashSet<>()));
     join.session().tell(new Send(SyncProtocol.syncStep1(state.doc.stateVector())));
     byte[] states = awareness.encodeAll();
@@ -179,9 +376,12 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       byte[] removal = awareness.remove(c.awarenessIds());
       if (removal != null) broadcast(SyncProtocol.awareness(removal), null);
     }
-    if (connections.isEmpty() && settings.persistenceMode() == Settings.PersistenceMode.SNAPSHOT
-        && state.updatesSinceCompaction > 0) {
-      return Effect().persist(new Compacted());
+    if (c != null && connections.isEmpty()) {
+      timers.cancel("periodic");
+      timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
+      if (settings.persistenceMode() == Settings.PersistenceMode.SNAPSHOT && state.updatesSinceCompaction > 0) {
+        return Effect().persist(new Compacted());
+      }
     }
     return Effect().none();
   }
@@ -267,6 +467,22 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return newEventHandlerBuilder()
         .forAnyState()
         .onEvent(UpdateApplied.class, this::applyUpdate)
+        .onEvent(BackupLoaded.class, (state, e) -> {
+          if (e.state().length > 0) {
+            try {
+              state.doc.apply(e.state());
+            } catch (RuntimeException ex) {
+              log.error("room {}: journaled backup could not be applied: {}", roomId, ex.toString());
+            }
+            state.fullStateCache = null;
+          }
+          state.loaded = true;
+          return state;
+        })
+        .onEvent(BackupConfirmed.class, (state, e) -> {
+          state.savedUpdates = Math.max(state.savedUpdates, e.updates());
+          return state;
+        })
         .onEvent(Compacted.class, (state, e) -> {
           state.updatesSinceCompaction = 0;
           state.bytesSinceCompaction = 0;
@@ -290,6 +506,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       state.preparedBytes = null;
     }
     state.fullStateCache = null;
+    state.updates++;
     state.updatesSinceCompaction++;
     state.bytesSinceCompaction += e.update().length;
     return state;

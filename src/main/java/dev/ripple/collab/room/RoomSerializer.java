@@ -13,6 +13,8 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   private static final String UPDATE = "U";
   private static final String COMPACTED = "C";
   private static final String SNAPSHOT = "S";
+  private static final String LOADED = "L";
+  private static final String CONFIRMED = "B";
 
   @Override
   public int identifier() {
@@ -24,6 +26,8 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.UpdateApplied) return UPDATE;
     if (o instanceof Room.Compacted) return COMPACTED;
     if (o instanceof Room.Snapshot) return SNAPSHOT;
+    if (o instanceof Room.BackupLoaded) return LOADED;
+    if (o instanceof Room.BackupConfirmed) return CONFIRMED;
     throw new IllegalArgumentException("cannot serialize " + o.getClass());
   }
 
@@ -32,12 +36,29 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     byte[] payload;
     if (o instanceof Room.UpdateApplied u) payload = u.update();
     else if (o instanceof Room.Compacted) payload = new byte[0];
-    else if (o instanceof Room.Snapshot s) payload = s.state();
+    else if (o instanceof Room.Snapshot s) payload = snapshot(s);
+    else if (o instanceof Room.BackupLoaded l) payload = l.state();
+    else if (o instanceof Room.BackupConfirmed c) payload = java.nio.ByteBuffer.allocate(8).putLong(c.updates()).array();
     else throw new IllegalArgumentException("cannot serialize " + o.getClass());
     byte[] out = new byte[payload.length + 1];
     out[0] = VERSION;
     System.arraycopy(payload, 0, out, 1, payload.length);
     return out;
+  }
+
+  /** Snapshot payload: updates (8 bytes), saved updates (8), loaded flag (1), then the document state. */
+  private static byte[] snapshot(Room.Snapshot s) {
+    return java.nio.ByteBuffer.allocate(17 + s.state().length)
+        .putLong(s.updates()).putLong(s.savedUpdates()).put((byte) (s.loaded() ? 1 : 0)).put(s.state()).array();
+  }
+
+  private static Room.Snapshot snapshot(byte[] payload) throws NotSerializableException {
+    if (payload.length < 17) throw new NotSerializableException("room snapshot too short");
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+    long updates = b.getLong();
+    long saved = b.getLong();
+    boolean loaded = b.get() != 0;
+    return new Room.Snapshot(Arrays.copyOfRange(payload, 17, payload.length), updates, saved, loaded);
   }
 
   @Override
@@ -49,7 +70,9 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     return switch (manifest) {
       case UPDATE -> new Room.UpdateApplied(payload);
       case COMPACTED -> new Room.Compacted();
-      case SNAPSHOT -> new Room.Snapshot(payload);
+      case SNAPSHOT -> snapshot(payload);
+      case LOADED -> new Room.BackupLoaded(payload);
+      case CONFIRMED -> new Room.BackupConfirmed(java.nio.ByteBuffer.wrap(payload).getLong());
       default -> throw new NotSerializableException("unknown manifest " + manifest);
     };
   }

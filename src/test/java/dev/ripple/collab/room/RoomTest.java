@@ -59,7 +59,7 @@ class RoomTest {
   }
 
   private EventSourcedBehaviorTestKit<Room.Command, Room.Event, Room.State> roomWith(Settings settings) {
-    return EventSourcedBehaviorTestKit.create(testKit.system(), Room.create("doc-1", settings),
+    return EventSourcedBehaviorTestKit.create(testKit.system(), Room.create("doc-1", settings, new FakeBackup(), null),
         EventSourcedBehaviorTestKit.<Room.Command, Room.Event, Room.State>enabledSerializationSettings()
             .withVerifyCommands(false).withVerifyState(false));
   }

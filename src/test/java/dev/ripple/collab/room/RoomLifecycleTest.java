@@ -1,0 +1,268 @@
+package dev.ripple.collab.room;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.ManualTime;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.persistence.testkit.PersistenceTestKitPlugin;
+import akka.persistence.testkit.PersistenceTestKitSnapshotPlugin;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Settings;
+import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.yjs.StateVectors;
+import dev.ripple.collab.yjs.YDoc;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The room's Durable Object alarms under manual time: periodic and debounced saves, retries, passivation, cold start. */
+class RoomLifecycleTest {
+  static final byte[] HELLO = Base64.getDecoder().decode("AQEBAAQBBHRleHQFaGVsbG8A");
+  static final byte[] WORLD = Base64.getDecoder().decode("AQEBBYQBBAYgd29ybGQA");
+
+  static final Config CONFIG = ManualTime.config()
+      .withFallback(PersistenceTestKitPlugin.getInstance().config())
+      .withFallback(PersistenceTestKitSnapshotPlugin.config())
+      .withFallback(ConfigFactory.parseMap(Map.of("akka.actor.provider", "local")))
+      .withFallback(ConfigFactory.parseResources("application.conf"))
+      .withFallback(ConfigFactory.defaultReference())
+      .resolve();
+  static final ActorTestKit testKit = ActorTestKit.create(CONFIG);
+  static final ManualTime time = ManualTime.get(testKit.system());
+  static final Settings SETTINGS = Settings.from(CONFIG);
+  static final Duration QUIET = Duration.ofMillis(300);
+
+  private FakeBackup backup;
+  private TestProbe<ClusterSharding.ShardCommand> shard;
+  private String roomId;
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @BeforeEach
+  void setUp() {
+    backup = new FakeBackup();
+    shard = testKit.createTestProbe();
+    roomId = "doc-" + UUID.randomUUID();
+  }
+
+  private ActorRef<Room.Command> spawn() {
+    return testKit.spawn(Room.create(roomId, SETTINGS, backup, shard.ref()));
+  }
+
+  /** Joins and returns the state vector of the room's sync step 1. */
+  private Map<Long, Long> join(ActorRef<Room.Command> room, TestProbe<Room.Outbound> p, String id) {
+    room.tell(new Room.Join(id, p.ref(), false));
+    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) p.receiveMessage()).frame());
+    return StateVectors.decode(step1.stateVector());
+  }
+
+  /** Sends an update from {@code from} and waits until {@code witness} (another connection) sees it, i.e. it is journaled. */
+  private void edit(ActorRef<Room.Command> room, String from, TestProbe<Room.Outbound> witness, byte[] update) {
+    room.tell(new Room.FromClient(from, new SyncProtocol.SyncUpdate(update, false)));
+    assertArrayEquals(SyncProtocol.update(update), ((Room.Send) witness.receiveMessage()).frame());
+  }
+
+  private void eventuallySaves(int n) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (backup.saves.size() < n && System.nanoTime() < deadline) Thread.onSpinWait();
+    sleepQuietly();
+    assertEquals(n, backup.saves.size(), "saves made");
+  }
+
+  private static void sleepQuietly() {
+    try {
+      Thread.sleep(QUIET.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static Map<Long, Long> svOf(byte[] state) {
+    YDoc d = new YDoc();
+    d.apply(state);
+    return d.stateVectorMap();
+  }
+
+  @Test
+  void periodicSaveRunsOnlyWhileConnectedAndOnlyWhenChanged() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    time.timePasses(Duration.ofSeconds(30));
+    eventuallySaves(0); // nothing changed
+    edit(room, "a", b, HELLO);
+    time.timePasses(Duration.ofSeconds(30));
+    eventuallySaves(1);
+    assertEquals(Map.of(1L, 5L), svOf(backup.stored.get(roomId)));
+    time.timePasses(Duration.ofSeconds(30));
+    eventuallySaves(1); // unchanged since the confirmed save
+  }
+
+  @Test
+  void lastLeaveSavesAfterTheDebounceThenPassivates() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    time.timePasses(Duration.ofSeconds(6));
+    eventuallySaves(0);
+    shard.expectNoMessage(QUIET);
+    time.timePasses(Duration.ofSeconds(1));
+    eventuallySaves(1);
+    ClusterSharding.Passivate<?> passivate = shard.expectMessageClass(ClusterSharding.Passivate.class);
+    assertEquals(room, passivate.entity());
+  }
+
+  @Test
+  void reconnectInsideTheDebounceWindowCancelsTheFinalSaveAndPeriodicSavingResumes() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    time.timePasses(Duration.ofSeconds(5));
+    join(room, a, "a2"); // a tab refresh
+    time.timePasses(Duration.ofSeconds(5));
+    eventuallySaves(0); // no save for a quick refresh
+    shard.expectNoMessage(QUIET);
+    time.timePasses(Duration.ofSeconds(25));
+    eventuallySaves(1); // the periodic save, 30 s after the reconnect
+  }
+
+  @Test
+  void failedSavesAreRetriedWithExponentialBackoff() {
+    backup.failSaves.set(2);
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    time.timePasses(Duration.ofSeconds(7));
+    eventuallySaves(1); // fails
+    time.timePasses(Duration.ofSeconds(2));
+    eventuallySaves(2); // retry after 2 s: fails
+    time.timePasses(Duration.ofSeconds(3));
+    eventuallySaves(2); // the next retry waits 4 s
+    time.timePasses(Duration.ofSeconds(1));
+    eventuallySaves(3); // succeeds
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  @Test
+  void afterSixFailedRetriesTheRoomStaysDirtyAndTriesAgainLater() {
+    backup.failSaves.set(1000);
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    time.timePasses(Duration.ofSeconds(7));
+    eventuallySaves(1);
+    for (int i = 0; i < 6; i++) {
+      time.timePasses(Duration.ofSeconds(2L << i));
+      eventuallySaves(i + 2);
+    }
+    time.timePasses(Duration.ofMinutes(4));
+    eventuallySaves(7); // no further retry until retry-later
+    shard.expectNoMessage(QUIET); // dirty: never passivates
+    backup.failSaves.set(0);
+    time.timePasses(Duration.ofMinutes(1));
+    eventuallySaves(8);
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  @Test
+  void aRestartedRoomWithASaveOwedMakesIt() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    testKit.stop(room); // a crash: connections gone, no final save made
+    eventuallySaves(0);
+    spawn(); // what remember-entities does after a crash or rebalance
+    sleepQuietly();
+    time.timePasses(Duration.ofSeconds(7));
+    eventuallySaves(1);
+    assertEquals(Map.of(1L, 5L), svOf(backup.stored.get(roomId)));
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  @Test
+  void coldStartLoadsTheBackupBeforeAnsweringAClient() {
+    YDoc saved = new YDoc();
+    saved.apply(HELLO);
+    backup.stored.put(roomId, saved.encodeStateAsUpdate());
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    assertEquals(Map.of(1L, 5L), join(room, a, "a"));
+    assertEquals(1, backup.loads.get());
+  }
+
+  @Test
+  void aFailedLoadNeverLetsAPartialDocumentOverwriteTheBackup() {
+    YDoc saved = new YDoc();
+    saved.apply(HELLO);
+    backup.stored.put(roomId, saved.encodeStateAsUpdate());
+    backup.failLoads.set(1000);
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    assertEquals(Map.of(), join(room, a, "a")); // served after the first failure, without the backup
+    join(room, b, "b");
+    edit(room, "a", b, WORLD); // depends on HELLO: stays pending on the server
+    time.timePasses(Duration.ofSeconds(30));
+    eventuallySaves(0); // not loaded: no save
+    backup.failLoads.set(0);
+    time.timePasses(Duration.ofSeconds(60)); // the load retry
+    // the late load is broadcast like any update
+    assertArrayEquals(SyncProtocol.update(backup.stored.get(roomId)), ((Room.Send) a.receiveMessage()).frame());
+    time.timePasses(Duration.ofSeconds(30));
+    eventuallySaves(1);
+    assertEquals(Map.of(1L, 11L), svOf(backup.saves.get(0))); // the backup and the edit, merged
+  }
+
+  @Test
+  void localStateTakesPrecedenceOverTheBackup() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    testKit.stop(room);
+    backup.stored.put(roomId, new byte[] {0, 0}); // whatever the backup holds now
+    ActorRef<Room.Command> again = spawn();
+    assertEquals(Map.of(1L, 5L), join(again, a, "a3"));
+    assertEquals(1, backup.loads.get()); // loaded once, at the very first start
+  }
+}
