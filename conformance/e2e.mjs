@@ -60,14 +60,15 @@ const scenarios = {
 
   /** Writes a marker text into a room and waits until the server has echoed the sync. */
   async write () {
-    const [room, text] = rest
+    const [room, text, token] = rest
+    const params = token ? { params: { token } } : {}
     const d = new Y.Doc()
-    const p = yws(room, d)
+    const p = yws(room, d, params)
     if (!(await synced(p))) return done(false, { reason: 'never synced' })
     d.getText('text').insert(0, text)
     // a second client proves the server holds (and journaled) the update
     const d2 = new Y.Doc()
-    const p2 = yws(room, d2)
+    const p2 = yws(room, d2, params)
     const ok = await until(() => d2.getText('text').toString() === text)
     p.destroy(); p2.destroy()
     done(ok, { text: d2.getText('text').toString() })
@@ -75,9 +76,9 @@ const scenarios = {
 
   /** A client that joins (after a restart, or late) receives everything. */
   async read () {
-    const [room, expected] = rest
+    const [room, expected, token] = rest
     const d = new Y.Doc()
-    const p = pk(room, d)
+    const p = pk(room, d, token ? { params: { token } } : {})
     const ok = (await synced(p)) && (await until(() => d.getText('text').toString() === expected))
     p.destroy()
     done(ok, { text: d.getText('text').toString() })

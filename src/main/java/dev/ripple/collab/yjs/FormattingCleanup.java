@@ -25,19 +25,20 @@ final class FormattingCleanup {
     return false;
   }
 
-  /** Runs the cleanup for the finished remote transaction {@code done}; returns the transaction holding its deletes. */
-  static Transaction run(YDoc doc, Transaction done, Map<Long, Long> afterState) {
+  /** Runs the cleanup after the remote transaction {@code done}; returns the transaction holding its deletes. */
+  static Transaction run(YDoc doc, Transaction done) {
     StructStore store = doc.store;
     LinkedHashSet<YType> fullCleanup = new LinkedHashSet<>();
-    for (Map.Entry<Long, Long> e : afterState.entrySet()) {
-      long before = done.beforeState(e.getKey());
-      if (before == e.getValue()) continue;
+    for (Map.Entry<Long, Long> e : done.before.entrySet()) {
+      long before = e.getValue();
+      long after = store.getState(e.getKey());
+      if (before == after) continue;
       // yjs passes the end clock as the length here: every struct from `before` on is visited
-      iterateStructs(done, store.structs(e.getKey()), before, e.getValue(), s -> {
+      iterateStructs(done, store.structs(e.getKey()), before, after, s -> {
         if (s instanceof Item item && !item.deleted() && item.content instanceof Content.Format) fullCleanup.add(item.parent);
       });
     }
-    Transaction t = new Transaction(store.stateVector());
+    Transaction t = new Transaction(store);
     for (Map.Entry<Long, List<DeleteSet.Range>> e : done.deleteSet.clients.entrySet()) {
       ArrayList<Struct> structs = store.structs(e.getKey());
       if (structs == null) continue;

@@ -131,7 +131,7 @@ public final class Item extends Struct {
       length -= offset;
     }
     if (parent == null || gcLeft) {
-      store.addStruct(new GcStruct(client, clock, length));
+      store.addStruct(t, new GcStruct(client, clock, length));
       return;
     }
     if ((left == null && (right == null || right.left != null)) || (left != null && left.right != right)) {
@@ -193,7 +193,7 @@ public final class Item extends Struct {
       parent.mapPut(parentSub, this); // the newest value of a key is the rightmost item
       if (left != null) left.delete(t);
     }
-    store.addStruct(this);
+    store.addStruct(t, this);
     content.integrate(t, this);
     t.addChanged(parent);
     if ((parent.item != null && parent.item.deleted()) || (parentSub != null && right != null)) {

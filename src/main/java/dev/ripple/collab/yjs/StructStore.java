@@ -34,7 +34,8 @@ public final class StructStore {
     return sv;
   }
 
-  void addStruct(Struct struct) {
+  void addStruct(Transaction t, Struct struct) {
+    t.touch(struct.client);
     ArrayList<Struct> structs = clients.get(struct.client);
     if (structs == null) {
       structs = new ArrayList<>();

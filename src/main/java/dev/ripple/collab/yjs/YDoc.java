@@ -33,6 +33,7 @@ public final class YDoc {
   private final Options options;
   private PendingStructs pendingStructs;
   private byte[] pendingDs;
+  private int lastFullStateBytes = 1024;
 
   public YDoc() {
     this(Options.DEFAULT);
@@ -95,15 +96,14 @@ public final class YDoc {
     if (prepared.applied) throw new IllegalStateException("prepared update applied twice");
     prepared.applied = true;
     UpdateReader.Decoded decoded = prepared.decoded;
-    Transaction t = new Transaction(store.stateVector());
+    Transaction t = new Transaction(store);
     readUpdate(t, decoded);
     t.deleteSet.sortAndMerge();
-    Map<Long, Long> afterState = store.stateVector();
-    Transaction formatting = FormattingCleanup.needed(t) ? FormattingCleanup.run(this, t, afterState) : null;
-    cleanup(t, afterState);
+    Transaction formatting = FormattingCleanup.needed(t) ? FormattingCleanup.run(this, t) : null;
+    cleanup(t);
     if (formatting != null) {
       formatting.deleteSet.sortAndMerge();
-      cleanup(formatting, store.stateVector());
+      cleanup(formatting);
     }
   }
 
@@ -194,7 +194,7 @@ public final class YDoc {
               if (head instanceof Item item) {
                 item.integrate(t, this, offset);
               } else {
-                integrateGc((GcStruct) head, offset);
+                integrateGc(t, (GcStruct) head, offset);
               }
             }
             state.put(head.client, head.clock + head.length);
@@ -263,12 +263,12 @@ public final class YDoc {
     return -1;
   }
 
-  private void integrateGc(GcStruct gc, long offset) {
+  private void integrateGc(Transaction t, GcStruct gc, long offset) {
     if (offset > 0) {
       gc.clock += offset;
       gc.length -= offset;
     }
-    store.addStruct(gc);
+    store.addStruct(t, gc);
   }
 
   /** Deletes what the store has; returns the rest (deletes of structs not yet known) as an update, or null. */
@@ -315,7 +315,7 @@ public final class YDoc {
   }
 
   /** After an update: collect deleted content, then merge structs that became mergeable. */
-  private void cleanup(Transaction t, Map<Long, Long> afterState) {
+  private void cleanup(Transaction t) {
     DeleteSet ds = t.deleteSet;
     if (options.gc()) {
       for (Map.Entry<Long, List<DeleteSet.Range>> e : ds.clients.entrySet()) {
@@ -343,9 +343,9 @@ public final class YDoc {
         }
       }
     }
-    for (Map.Entry<Long, Long> e : afterState.entrySet()) {
-      long before = t.beforeState(e.getKey());
-      if (before != e.getValue()) {
+    for (Map.Entry<Long, Long> e : t.before.entrySet()) {
+      long before = e.getValue();
+      if (before != store.getState(e.getKey())) {
         ArrayList<Struct> structs = store.structs(e.getKey());
         int firstChangePos = Math.max(StructStore.findIndex(structs, before), 1);
         for (int i = structs.size() - 1; i >= firstChangePos; ) {
@@ -478,10 +478,12 @@ public final class YDoc {
    */
   public byte[] encodeStateAsUpdate(byte[] remoteStateVector) {
     Map<Long, Long> target = remoteStateVector == null ? Map.of() : StateVectors.decode(remoteStateVector);
-    Lib0Encoder e = new Lib0Encoder(1024);
+    // sized from the last full encoding: a growing buffer would copy a large document several times
+    Lib0Encoder e = new Lib0Encoder(target.isEmpty() ? lastFullStateBytes + lastFullStateBytes / 8 + 64 : 1024);
     writeStructs(e, target);
     DeleteSet.fromStore(store).write(e);
     byte[] main = e.toByteArray();
+    if (target.isEmpty()) lastFullStateBytes = main.length;
     if (pendingDs == null && pendingStructs == null) return main;
     List<byte[]> parts = new ArrayList<>(3);
     parts.add(main);

@@ -82,6 +82,12 @@ class RoomLifecycleTest {
     assertEquals(n, backup.saves.size(), "saves made");
   }
 
+  /** Lets the room handle what was sent so far (its timers start relative to the manual clock), then advances the clock. */
+  private static void advance(Duration d) {
+    sleepQuietly();
+    time.timePasses(d);
+  }
+
   private static void sleepQuietly() {
     try {
       Thread.sleep(QUIET.toMillis());
@@ -103,13 +109,13 @@ class RoomLifecycleTest {
     TestProbe<Room.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
-    time.timePasses(Duration.ofSeconds(30));
+    advance(Duration.ofSeconds(30));
     eventuallySaves(0); // nothing changed
     edit(room, "a", b, HELLO);
-    time.timePasses(Duration.ofSeconds(30));
+    advance(Duration.ofSeconds(30));
     eventuallySaves(1);
     assertEquals(Map.of(1L, 5L), svOf(backup.stored.get(roomId)));
-    time.timePasses(Duration.ofSeconds(30));
+    advance(Duration.ofSeconds(30));
     eventuallySaves(1); // unchanged since the confirmed save
   }
 
@@ -123,10 +129,10 @@ class RoomLifecycleTest {
     edit(room, "a", b, HELLO);
     room.tell(new Room.Leave("a"));
     room.tell(new Room.Leave("b"));
-    time.timePasses(Duration.ofSeconds(6));
+    advance(Duration.ofSeconds(6));
     eventuallySaves(0);
     shard.expectNoMessage(QUIET);
-    time.timePasses(Duration.ofSeconds(1));
+    advance(Duration.ofSeconds(1));
     eventuallySaves(1);
     ClusterSharding.Passivate<?> passivate = shard.expectMessageClass(ClusterSharding.Passivate.class);
     assertEquals(room, passivate.entity());
@@ -142,12 +148,12 @@ class RoomLifecycleTest {
     edit(room, "a", b, HELLO);
     room.tell(new Room.Leave("a"));
     room.tell(new Room.Leave("b"));
-    time.timePasses(Duration.ofSeconds(5));
+    advance(Duration.ofSeconds(5));
     join(room, a, "a2"); // a tab refresh
-    time.timePasses(Duration.ofSeconds(5));
+    advance(Duration.ofSeconds(5));
     eventuallySaves(0); // no save for a quick refresh
     shard.expectNoMessage(QUIET);
-    time.timePasses(Duration.ofSeconds(25));
+    advance(Duration.ofSeconds(25));
     eventuallySaves(1); // the periodic save, 30 s after the reconnect
   }
 
@@ -162,13 +168,13 @@ class RoomLifecycleTest {
     edit(room, "a", b, HELLO);
     room.tell(new Room.Leave("a"));
     room.tell(new Room.Leave("b"));
-    time.timePasses(Duration.ofSeconds(7));
+    advance(Duration.ofSeconds(7));
     eventuallySaves(1); // fails
-    time.timePasses(Duration.ofSeconds(2));
+    advance(Duration.ofSeconds(2));
     eventuallySaves(2); // retry after 2 s: fails
-    time.timePasses(Duration.ofSeconds(3));
+    advance(Duration.ofSeconds(3));
     eventuallySaves(2); // the next retry waits 4 s
-    time.timePasses(Duration.ofSeconds(1));
+    advance(Duration.ofSeconds(1));
     eventuallySaves(3); // succeeds
     shard.expectMessageClass(ClusterSharding.Passivate.class);
   }
@@ -184,17 +190,17 @@ class RoomLifecycleTest {
     edit(room, "a", b, HELLO);
     room.tell(new Room.Leave("a"));
     room.tell(new Room.Leave("b"));
-    time.timePasses(Duration.ofSeconds(7));
+    advance(Duration.ofSeconds(7));
     eventuallySaves(1);
     for (int i = 0; i < 6; i++) {
-      time.timePasses(Duration.ofSeconds(2L << i));
+      advance(Duration.ofSeconds(2L << i));
       eventuallySaves(i + 2);
     }
-    time.timePasses(Duration.ofMinutes(4));
+    advance(Duration.ofMinutes(4));
     eventuallySaves(7); // no further retry until retry-later
     shard.expectNoMessage(QUIET); // dirty: never passivates
     backup.failSaves.set(0);
-    time.timePasses(Duration.ofMinutes(1));
+    advance(Duration.ofMinutes(1));
     eventuallySaves(8);
     shard.expectMessageClass(ClusterSharding.Passivate.class);
   }
@@ -211,7 +217,7 @@ class RoomLifecycleTest {
     eventuallySaves(0);
     spawn(); // what remember-entities does after a crash or rebalance
     sleepQuietly();
-    time.timePasses(Duration.ofSeconds(7));
+    advance(Duration.ofSeconds(7));
     eventuallySaves(1);
     assertEquals(Map.of(1L, 5L), svOf(backup.stored.get(roomId)));
     shard.expectMessageClass(ClusterSharding.Passivate.class);
@@ -232,7 +238,8 @@ class RoomLifecycleTest {
   void aFailedLoadNeverLetsAPartialDocumentOverwriteTheBackup() {
     YDoc saved = new YDoc();
     saved.apply(HELLO);
-    backup.stored.put(roomId, saved.encodeStateAsUpdate());
+    byte[] original = saved.encodeStateAsUpdate();
+    backup.stored.put(roomId, original);
     backup.failLoads.set(1000);
     ActorRef<Room.Command> room = spawn();
     TestProbe<Room.Outbound> a = testKit.createTestProbe();
@@ -240,13 +247,21 @@ class RoomLifecycleTest {
     assertEquals(Map.of(), join(room, a, "a")); // served after the first failure, without the backup
     join(room, b, "b");
     edit(room, "a", b, WORLD); // depends on HELLO: stays pending on the server
-    time.timePasses(Duration.ofSeconds(30));
+    advance(Duration.ofSeconds(30));
     eventuallySaves(0); // not loaded: no save
     backup.failLoads.set(0);
-    time.timePasses(Duration.ofSeconds(60)); // the load retry
-    // the late load is broadcast like any update
-    assertArrayEquals(SyncProtocol.update(backup.stored.get(roomId)), ((Room.Send) a.receiveMessage()).frame());
-    time.timePasses(Duration.ofSeconds(30));
+    // the load retry (its backoff grows with each failure): the late load is broadcast like any update
+    Room.Outbound late = null;
+    for (int i = 0; i < 12 && late == null; i++) {
+      advance(Duration.ofSeconds(10));
+      try {
+        late = a.receiveMessage(Duration.ofMillis(500));
+      } catch (AssertionError notYet) {
+        // the retry is not due yet
+      }
+    }
+    assertArrayEquals(SyncProtocol.update(original), ((Room.Send) late).frame());
+    advance(Duration.ofSeconds(30));
     eventuallySaves(1);
     assertEquals(Map.of(1L, 11L), svOf(backup.saves.get(0))); // the backup and the edit, merged
   }
