@@ -324,7 +324,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         timers.startSingleTimer("retry-save", new RetrySave(), retry);
       } else {
         log.error("room {}: backup save failed {} times ({}); the room stays dirty and tries again in {}",
-            roomId, saveFailures - 1, describe(done.failure()), alarms.retryLater());
+            roomId, saveFailures - 1, describe(done.failure()), alarms.retryLater().toSeconds() + " s");
         saveFailures = 0;
         if (connections.isEmpty()) timers.startSingleTimer("final", new FinalSave(), alarms.retryLater());
       }
