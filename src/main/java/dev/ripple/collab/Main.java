@@ -41,9 +41,38 @@ public final class Main {
   }
 
   public static void main(String[] args) throws Exception {
-    Server server = start(ConfigFactory.load());
+    Server server = start(loadConfig(System.getenv()));
     log.info("Ripple collaboration server listening on {}:{} (data in {})",
         server.settings().bindHost(), server.port(), server.settings().dataDir().toAbsolutePath());
+  }
+
+  /**
+   * The configuration for {@code COLLAB_MODE}: {@code single} (application.conf) or {@code cluster}
+   * (cluster.conf), with {@code COLLAB_CONTACT_POINTS} ("host:port,host:port", management ports)
+   * as the bootstrap's config discovery.
+   */
+  public static Config loadConfig(java.util.Map<String, String> env) {
+    String mode = env.getOrDefault("COLLAB_MODE", "single");
+    Config base = switch (mode) {
+      case "single" -> ConfigFactory.parseResources("application.conf");
+      case "cluster" -> ConfigFactory.parseResources("cluster.conf");
+      default -> throw new IllegalArgumentException("COLLAB_MODE must be single or cluster, not " + mode);
+    };
+    Config overrides = ConfigFactory.empty();
+    String contacts = env.get("COLLAB_CONTACT_POINTS");
+    if (contacts != null && !contacts.isBlank()) overrides = contactPoints(contacts, base.getString("akka.management.cluster.bootstrap.contact-point-discovery.service-name"));
+    return ConfigFactory.defaultOverrides().withFallback(overrides).withFallback(base).withFallback(ConfigFactory.defaultReference()).resolve();
+  }
+
+  /** Config discovery endpoints for the bootstrap from "host:port,host:port". */
+  static Config contactPoints(String list, String serviceName) {
+    StringBuilder sb = new StringBuilder("akka.discovery.config.services.\"" + serviceName + "\".endpoints = [");
+    for (String hp : list.split(",")) {
+      String[] parts = hp.trim().split(":");
+      if (parts.length != 2) throw new IllegalArgumentException("COLLAB_CONTACT_POINTS entries are host:port, not " + hp);
+      sb.append("{host = \"").append(parts[0]).append("\", port = ").append(Integer.parseInt(parts[1])).append("},");
+    }
+    return ConfigFactory.parseString(sb.append("]").toString());
   }
 
   public static Server start(Config config) throws Exception {
@@ -52,8 +81,14 @@ public final class Main {
     Files.createDirectories(settings.dataDir());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "ripple", config);
     try {
-      Cluster cluster = Cluster.get(system);
-      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      if (config.getString("ripple.mode").equals("cluster")) {
+        // nodes find each other through Akka Management's contact points (config or DNS discovery)
+        akka.management.javadsl.AkkaManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        akka.management.cluster.bootstrap.ClusterBootstrap.get(system).start();
+      } else {
+        Cluster cluster = Cluster.get(system);
+        cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      }
       SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
       Room.init(system, settings, backup);

@@ -115,6 +115,21 @@ class ServerEndToEndTest {
   }
 
   @Test
+  void aliveAndReadyAnswerOkWhenTheNodeIsUpAndTheDatabaseAnswers() throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    for (String path : List.of("/alive", "/ready")) {
+      HttpResponse<String> r = null;
+      for (int i = 0; i < 50; i++) { // the cluster of one needs a moment to be Up
+        r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).build(),
+            HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() == 200) break;
+        Thread.sleep(100);
+      }
+      assertEquals(200, r.statusCode(), path + ": " + r.body());
+    }
+  }
+
+  @Test
   void badRoomIdIsRejectedBeforeUpgradeWithJsonError() throws Exception {
     HttpResponse<String> r = HttpClient.newHttpClient().send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/parties/main/secret-room")).build(),

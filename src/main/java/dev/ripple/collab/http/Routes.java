@@ -41,6 +41,7 @@ public final class Routes extends AllDirectives {
 
   public Route routes() {
     return concat(
+        health(),
         pathPrefix("parties", () -> pathPrefix(PathMatchers.segment(), party -> path(PathMatchers.segment(), this::room))),
         pathPrefix("party", () -> path(PathMatchers.segment(), this::room)),
         path(PathMatchers.segment(), this::room));
@@ -66,6 +67,20 @@ public final class Routes extends AllDirectives {
             settings.maxMessageBytes())));
       });
     }));
+  }
+
+  /**
+   * {@code /alive} and {@code /ready} on the main port as well (load balancers probe the port
+   * they route to): ready only when this node is Up in the cluster and the database answers.
+   */
+  private Route health() {
+    akka.management.javadsl.HealthChecks checks = new akka.management.javadsl.HealthChecks(
+        (akka.actor.ExtendedActorSystem) akka.actor.typed.javadsl.Adapter.toClassic(system),
+        akka.management.HealthCheckSettings.create(system.settings().config().getConfig("akka.management.health-checks")));
+    return concat(
+        path("alive", () -> onSuccess(checks.alive(), ok -> ok ? complete("OK") : complete(StatusCodes.SERVICE_UNAVAILABLE, "not alive"))),
+        path("ready", () -> onSuccess(checks.readyResult(), r -> r.isSuccess() ? complete("OK")
+            : complete(StatusCodes.SERVICE_UNAVAILABLE, "not ready: " + r.failure().orElse("")))));
   }
 
   /** An HTTP error before the upgrade, as a JSON body {@code {"error":code,"message":..}}. */

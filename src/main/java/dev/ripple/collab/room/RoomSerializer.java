@@ -9,12 +9,24 @@ import java.util.Arrays;
  * update or a full state). No JSON, no base64: the journal holds what clients sent.
  */
 public final class RoomSerializer extends SerializerWithStringManifest {
+  private final akka.actor.typed.ActorRefResolver refs;
+
+  public RoomSerializer(akka.actor.ExtendedActorSystem system) {
+    this.refs = akka.actor.typed.ActorRefResolver.get(akka.actor.typed.javadsl.Adapter.toTyped(system));
+  }
+
   private static final byte VERSION = 1;
   private static final String UPDATE = "U";
   private static final String COMPACTED = "C";
   private static final String SNAPSHOT = "S";
   private static final String LOADED = "L";
   private static final String CONFIRMED = "B";
+  // messages between nodes: a session on one node, its room on another
+  private static final String JOIN = "J";
+  private static final String LEAVE = "V";
+  private static final String FROM_CLIENT = "F";
+  private static final String SEND = "O";
+  private static final String CLOSE = "X";
 
   @Override
   public int identifier() {
@@ -28,6 +40,11 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.Snapshot) return SNAPSHOT;
     if (o instanceof Room.BackupLoaded) return LOADED;
     if (o instanceof Room.BackupConfirmed) return CONFIRMED;
+    if (o instanceof Room.Join) return JOIN;
+    if (o instanceof Room.Leave) return LEAVE;
+    if (o instanceof Room.FromClient) return FROM_CLIENT;
+    if (o instanceof Room.Send) return SEND;
+    if (o instanceof Room.Close) return CLOSE;
     throw new IllegalArgumentException("cannot serialize " + o.getClass());
   }
 
@@ -39,11 +56,41 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     else if (o instanceof Room.Snapshot s) payload = snapshot(s);
     else if (o instanceof Room.BackupLoaded l) payload = l.state();
     else if (o instanceof Room.BackupConfirmed c) payload = java.nio.ByteBuffer.allocate(8).putLong(c.updates()).array();
+    else if (o instanceof Room.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
+    else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
+    else if (o instanceof Room.FromClient f) payload = concat(strings(f.connectionId()), clientFrame(f.message()));
+    else if (o instanceof Room.Send snd) payload = snd.frame();
+    else if (o instanceof Room.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
     else throw new IllegalArgumentException("cannot serialize " + o.getClass());
     byte[] out = new byte[payload.length + 1];
     out[0] = VERSION;
     System.arraycopy(payload, 0, out, 1, payload.length);
     return out;
+  }
+
+  private static byte[] strings(String... values) {
+    dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+    for (String v : values) e.writeVarString(v);
+    return e.toByteArray();
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  /** A decoded client message back in its wire form (the decoder reads it again on the room's node). */
+  private static byte[] clientFrame(dev.ripple.collab.protocol.SyncProtocol.ClientMessage m) {
+    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.SyncStep1 s1) return dev.ripple.collab.protocol.SyncProtocol.syncStep1(s1.stateVector());
+    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.SyncUpdate u) {
+      return u.step2() ? dev.ripple.collab.protocol.SyncProtocol.syncStep2(u.update()) : dev.ripple.collab.protocol.SyncProtocol.update(u.update());
+    }
+    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.AwarenessUpdate a) return dev.ripple.collab.protocol.SyncProtocol.awareness(a.update());
+    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.QueryAwareness) return new byte[] {dev.ripple.collab.protocol.SyncProtocol.MESSAGE_QUERY_AWARENESS};
+    dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+    e.writeVarUint(((dev.ripple.collab.protocol.SyncProtocol.Ignored) m).type());
+    return e.toByteArray();
   }
 
   /** Snapshot payload: updates (8 bytes), saved updates (8), loaded flag (1), then the document state. */
@@ -73,6 +120,24 @@ public final class RoomSerializer extends SerializerWithStringManifest {
       case SNAPSHOT -> snapshot(payload);
       case LOADED -> new Room.BackupLoaded(payload);
       case CONFIRMED -> new Room.BackupConfirmed(java.nio.ByteBuffer.wrap(payload).getLong());
+      case JOIN -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        String id = d.readVarString();
+        akka.actor.typed.ActorRef<Room.Outbound> session = refs.resolveActorRef(d.readVarString());
+        yield new Room.Join(id, session, d.readVarString().equals("r"));
+      }
+      case LEAVE -> new Room.Leave(new dev.ripple.collab.yjs.Lib0Decoder(payload).readVarString());
+      case FROM_CLIENT -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        String id = d.readVarString();
+        yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)));
+      }
+      case SEND -> new Room.Send(payload);
+      case CLOSE -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        int code = Integer.parseInt(d.readVarString());
+        yield new Room.Close(code, d.readVarString());
+      }
       default -> throw new NotSerializableException("unknown manifest " + manifest);
     };
   }

@@ -1,0 +1,67 @@
+package dev.ripple.collab.room;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.javadsl.Adapter;
+import akka.serialization.Serialization;
+import akka.serialization.SerializationExtension;
+import akka.serialization.Serializers;
+import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.protocol.SyncProtocol;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** What rooms journal and what crosses between nodes goes through our binary serializer and back intact. */
+class RoomSerializerTest {
+  static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseMap(Map.of("akka.actor.provider", "local"))
+      .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
+  static final Serialization serialization = SerializationExtension.get(Adapter.toClassic(testKit.system()));
+
+  @AfterAll
+  static void shutdown() {
+    testKit.shutdownTestKit();
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> T roundTrip(T message) {
+    var serializer = serialization.findSerializerFor(message);
+    assertInstanceOf(RoomSerializer.class, serializer, "bound to our serializer: " + message.getClass());
+    byte[] bytes = serializer.toBinary(message);
+    return (T) serialization.deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, message)).get();
+  }
+
+  @Test
+  void eventsAndSnapshotsRoundTrip() {
+    assertArrayEquals(new byte[] {1, 2, 3}, roundTrip(new Room.UpdateApplied(new byte[] {1, 2, 3})).update());
+    assertEquals(new Room.Compacted(), roundTrip(new Room.Compacted()));
+    assertArrayEquals(new byte[] {0, 0}, roundTrip(new Room.BackupLoaded(new byte[] {0, 0})).state());
+    assertEquals(new Room.BackupConfirmed(42), roundTrip(new Room.BackupConfirmed(42)));
+    Room.Snapshot s = roundTrip(new Room.Snapshot(new byte[] {9, 8}, 7, 5, true));
+    assertArrayEquals(new byte[] {9, 8}, s.state());
+    assertEquals(7, s.updates());
+    assertEquals(5, s.savedUpdates());
+    assertEquals(true, s.loaded());
+  }
+
+  @Test
+  void messagesBetweenNodesRoundTrip() {
+    TestProbe<Room.Outbound> session = testKit.createTestProbe();
+    Room.Join join = roundTrip(new Room.Join("c-1", session.ref(), true));
+    assertEquals("c-1", join.connectionId());
+    assertEquals(session.ref(), join.session());
+    assertEquals(true, join.readOnly());
+    assertEquals(new Room.Leave("c-1"), roundTrip(new Room.Leave("c-1")));
+    Room.FromClient f = roundTrip(new Room.FromClient("c-1", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true)));
+    SyncProtocol.SyncUpdate u = (SyncProtocol.SyncUpdate) f.message();
+    assertArrayEquals(new byte[] {0, 0}, u.update());
+    assertEquals(true, u.step2());
+    assertInstanceOf(SyncProtocol.QueryAwareness.class, roundTrip(new Room.FromClient("c", new SyncProtocol.QueryAwareness())).message());
+    assertArrayEquals(new byte[] {5}, roundTrip(new Room.Send(new byte[] {5})).frame());
+    assertEquals(new Room.Close(1007, "bad ✓"), roundTrip(new Room.Close(1007, "bad ✓")));
+  }
+}
