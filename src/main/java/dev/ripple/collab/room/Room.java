@@ -85,6 +85,13 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   public record Send(byte[] frame) implements Outbound {}
 
+  /**
+   * Sent to a session when it joins: the room's own address. The session watches it and, should the
+   * room stop (its node left or died, or it moved), closes its socket with 1012 so the client
+   * reconnects and resyncs with the room at its new home.
+   */
+  public record Joined(ActorRef<Command> room) implements Outbound {}
+
   public record Close(int code, String reason) implements Outbound {}
 
   /** Journaled facts. */
@@ -364,6 +371,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     timers.cancel("final"); // a reconnect inside the debounce window: no final save, periodic saving resumes
     if (connections.isEmpty()) timers.startTimerWithFixedDelay("periodic", new PeriodicSave(), alarms.period());
     connections.put(join.connectionId(), new Connection(join.session(), join.readOnly(), new HashSet<>()));
+    join.session().tell(new Joined(ctx.getSelf()));
     join.session().tell(new Send(SyncProtocol.syncStep1(state.doc.stateVector())));
     byte[] states = awareness.encodeAll();
     if (states != null) join.session().tell(new Send(SyncProtocol.awareness(states)));

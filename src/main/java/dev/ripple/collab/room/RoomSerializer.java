@@ -27,6 +27,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   private static final String FROM_CLIENT = "F";
   private static final String SEND = "O";
   private static final String CLOSE = "X";
+  private static final String JOINED = "R";
 
   @Override
   public int identifier() {
@@ -45,6 +46,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.FromClient) return FROM_CLIENT;
     if (o instanceof Room.Send) return SEND;
     if (o instanceof Room.Close) return CLOSE;
+    if (o instanceof Room.Joined) return JOINED;
     throw new IllegalArgumentException("cannot serialize " + o.getClass());
   }
 
@@ -60,6 +62,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
     else if (o instanceof Room.FromClient f) payload = concat(strings(f.connectionId()), clientFrame(f.message()));
     else if (o instanceof Room.Send snd) payload = snd.frame();
+    else if (o instanceof Room.Joined jd) payload = strings(refs.toSerializationFormat(jd.room()));
     else if (o instanceof Room.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
     else throw new IllegalArgumentException("cannot serialize " + o.getClass());
     byte[] out = new byte[payload.length + 1];
@@ -133,6 +136,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
         yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)));
       }
       case SEND -> new Room.Send(payload);
+      case JOINED -> new Room.Joined(refs.resolveActorRef(new dev.ripple.collab.yjs.Lib0Decoder(payload).readVarString()));
       case CLOSE -> {
         dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
         int code = Integer.parseInt(d.readVarString());

@@ -61,7 +61,17 @@ public final class Session {
         })
         .to(Sink.foreach(m -> room.tell(new Room.FromClient(connectionId, m))));
 
+    // watches the room this session joined: when it stops, the client must reconnect (1012)
+    ActorRef<RoomWatch.Command> watch = system.systemActorOf(RoomWatch.create(self, roomId, connectionId),
+        "room-watch-" + java.util.UUID.randomUUID(), akka.actor.typed.Props.empty());
     Source<Room.Outbound, NotUsed> out = outbound.second()
+        .filter(m -> {
+          if (m instanceof Room.Joined joined) {
+            watch.tell(new RoomWatch.Watch(joined.room()));
+            return false;
+          }
+          return true;
+        })
         .takeWhile(m -> !(m instanceof Room.Close), true) // the close frame is the last thing sent
         .recover(akka.stream.BufferOverflowException.class, () -> {
           log.info("room {}: connection {} fell {} messages behind; closing it", roomId, connectionId, settings.outboundQueueMessages());
@@ -71,6 +81,7 @@ public final class Session {
     return Flow.fromSinkAndSourceCoupled(in, out)
         .watchTermination((mat, done) -> {
           done.whenComplete((d, failure) -> {
+            watch.tell(new RoomWatch.Stop());
             registry.remove(self);
             room.tell(new Room.Leave(connectionId));
           });

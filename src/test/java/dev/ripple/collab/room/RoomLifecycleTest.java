@@ -65,6 +65,7 @@ class RoomLifecycleTest {
   /** Joins and returns the state vector of the room's sync step 1. */
   private Map<Long, Long> join(ActorRef<Room.Command> room, TestProbe<Room.Outbound> p, String id) {
     room.tell(new Room.Join(id, p.ref(), false));
+    p.expectMessageClass(Room.Joined.class);
     SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) p.receiveMessage()).frame());
     return StateVectors.decode(step1.stateVector());
   }

@@ -62,6 +62,8 @@ class RoomSerializerTest {
     assertEquals(true, u.step2());
     assertInstanceOf(SyncProtocol.QueryAwareness.class, roundTrip(new Room.FromClient("c", new SyncProtocol.QueryAwareness())).message());
     assertArrayEquals(new byte[] {5}, roundTrip(new Room.Send(new byte[] {5})).frame());
+    TestProbe<Room.Command> roomRef = testKit.createTestProbe();
+    assertEquals(roomRef.ref(), roundTrip(new Room.Joined(roomRef.ref())).room());
     assertEquals(new Room.Close(1007, "bad ✓"), roundTrip(new Room.Close(1007, "bad ✓")));
   }
 }

@@ -66,6 +66,7 @@ class RoomTest {
 
   private void join(TestProbe<Room.Outbound> p, String id, boolean readOnly) {
     room.runCommand(new Room.Join(id, p.ref(), readOnly));
+    p.expectMessageClass(Room.Joined.class); // the room's address, for the session to watch
     byte[] step1 = ((Room.Send) p.receiveMessage()).frame();
     assertInstanceOf(SyncProtocol.SyncStep1.class, SyncProtocol.decode(step1));
   }
@@ -80,6 +81,7 @@ class RoomTest {
     join(alice, "a", false);
     room.runCommand(update("a", HELLO));
     room.runCommand(new Room.Join("b", bob.ref(), false));
+    bob.expectMessageClass(Room.Joined.class);
     SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) bob.receiveMessage()).frame());
     assertEquals(Map.of(1L, 5L), StateVectors.decode(step1.stateVector()));
   }

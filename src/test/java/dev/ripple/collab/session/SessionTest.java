@@ -73,6 +73,22 @@ class SessionTest {
   }
 
   @Test
+  void sessionIsClosedWith1012WhenItsRoomStops() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    SinkQueueWithCancel<Room.Outbound> client = Source.never()
+        .via(Session.flow(testKit.system(), settings(64), new SessionRegistry(), room.ref(), "doc-1", "c4", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    TestProbe<Room.Command> roomIncarnation = testKit.createTestProbe();
+    join.session().tell(new Room.Joined(roomIncarnation.ref()));
+    Thread.sleep(200); // the watch is set up
+    roomIncarnation.stop(); // its node left, or it moved
+    Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
+    assertEquals(CloseCodes.SERVICE_RESTART, close.code());
+  }
+
+  @Test
   void wellFormedMessageReachesTheRoomDecoded() {
     TestProbe<Room.Command> room = testKit.createTestProbe();
     Source.<Object>single(SyncProtocol.syncStep1(new byte[] {0})).concat(Source.never())
