@@ -92,7 +92,7 @@ public final class Main {
       SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
       Room.init(system, settings, backup);
-      SessionRegistry sessions = new SessionRegistry();
+      SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections);
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
           .bind(new Routes(system, settings, sessions, authenticator).routes())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);

@@ -130,6 +130,22 @@ class ServerEndToEndTest {
   }
 
   @Test
+  void metricsCountUpdatesConnectionsAndLatencyInPrometheusFormat() throws Exception {
+    scenario("write", "doc-metrics", "counted");
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode());
+    assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/plain"), r.headers().toString());
+    String body = r.body();
+    assertTrue(body.contains("ripple_updates_applied_total 1\n"), body);
+    assertTrue(body.contains("ripple_journal_write_seconds_count 1\n"), body);
+    assertTrue(body.contains("ripple_fanout_seconds_count 1\n"), body);
+    assertTrue(body.contains("# TYPE ripple_connections gauge"), body);
+    assertTrue(body.contains("ripple_rooms_active 1\n"), body);
+  }
+
+  @Test
   void badRoomIdIsRejectedBeforeUpgradeWithJsonError() throws Exception {
     HttpResponse<String> r = HttpClient.newHttpClient().send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/parties/main/secret-room")).build(),

@@ -77,7 +77,10 @@ public final class Routes extends AllDirectives {
     akka.management.javadsl.HealthChecks checks = new akka.management.javadsl.HealthChecks(
         (akka.actor.ExtendedActorSystem) akka.actor.typed.javadsl.Adapter.toClassic(system),
         akka.management.HealthCheckSettings.create(system.settings().config().getConfig("akka.management.health-checks")));
+    dev.ripple.collab.Metrics metrics = dev.ripple.collab.Metrics.get(system);
     return concat(
+        path("metrics", () -> complete(HttpEntities.create(
+            (akka.http.javadsl.model.ContentType.NonBinary) akka.http.javadsl.model.ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8"), metrics.render()))),
         path("alive", () -> onSuccess(checks.alive(), ok -> ok ? complete("OK") : complete(StatusCodes.SERVICE_UNAVAILABLE, "not alive"))),
         path("ready", () -> onSuccess(checks.readyResult(), r -> r.isSuccess() ? complete("OK")
             : complete(StatusCodes.SERVICE_UNAVAILABLE, "not ready: " + r.failure().orElse("")))));

@@ -174,6 +174,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final LinkedHashMap<String, Connection> connections = new LinkedHashMap<>();
   private final Awareness awareness = new Awareness();
+  private final dev.ripple.collab.Metrics metrics;
   // not persisted: what is in flight right now
   private boolean saving;
   private int saveFailures;
@@ -190,6 +191,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     this.alarms = settings.alarms();
     this.backup = backup;
     this.shard = shard;
+    this.metrics = dev.ripple.collab.Metrics.get(ctx.getSystem());
   }
 
   private YDoc newDoc() {
@@ -259,7 +261,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   @Override
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
+        .onSignal(akka.actor.typed.PostStop.instance(), state -> metrics.roomsActive.decrementAndGet())
         .onSignal(RecoveryCompleted.instance(), state -> {
+          metrics.roomsActive.incrementAndGet();
           if (!state.loaded) {
             // a new room loads its backup before answering anyone; a room whose earlier load failed retries it
             loadingBeforeServing = state.updates == 0;
@@ -273,6 +277,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   }
 
   private void startLoad() {
+    metrics.backupLoads.increment();
     ctx.pipeToSelf(backup.load(roomId), (result, failure) -> new LoadDone(result, failure));
   }
 
@@ -316,7 +321,12 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     long covered = state.updates;
     if (full.length <= 2) return Effect().persist(new BackupConfirmed(covered)); // an empty document is not saved
     saving = true;
-    ctx.pipeToSelf(backup.save(roomId, full), (ok, failure) -> new SaveDone(covered, failure));
+    long started = System.nanoTime();
+    ctx.pipeToSelf(backup.save(roomId, full), (ok, failure) -> {
+      metrics.backupSaveSeconds.observeNanos(System.nanoTime() - started);
+      (failure == null ? metrics.backupSavesOk : metrics.backupSavesFailed).increment();
+      return new SaveDone(covered, failure);
+    });
     return Effect().none();
   }
 
@@ -442,6 +452,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       closeConnection(connectionId, c, CloseCodes.POLICY_VIOLATION, e.getMessage());
       return Effect().none();
     }
+    if (prepared.isEmpty()) return Effect().none(); // e.g. a client's sync step 2 with nothing new: no journal entry
     state.prepared = prepared;
     state.preparedBytes = update;
     byte[] frame = SyncProtocol.update(update);
@@ -453,7 +464,14 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       events.add(new Compacted());
     }
     // the output gate: nobody sees the update before the journal has it
-    return Effect().persist(events).thenRun(s -> broadcast(frame, connectionId));
+    long received = System.nanoTime();
+    return Effect().persist(events).thenRun(s -> {
+      metrics.journalWriteSeconds.observeNanos(System.nanoTime() - received);
+      metrics.updatesApplied.increment();
+      metrics.updateBytes.add(update.length);
+      broadcast(frame, connectionId);
+      metrics.fanOutSeconds.observeNanos(System.nanoTime() - received);
+    });
   }
 
   private void broadcast(byte[] frame, String except) {
@@ -465,6 +483,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   private void closeConnection(String connectionId, Connection c, int code, String reason) {
     log.info("room {}: closing connection {} ({}): {}", roomId, connectionId, code, reason);
+    metrics.connectionsClosedByServer.increment();
     c.session().tell(new Close(code, reason));
   }
 

@@ -9,12 +9,23 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class SessionRegistry {
   private final Set<ActorRef<Room.Outbound>> open = ConcurrentHashMap.newKeySet();
 
+  private final java.util.concurrent.atomic.AtomicLong gauge;
+
+  public SessionRegistry() {
+    this(new java.util.concurrent.atomic.AtomicLong());
+  }
+
+  /** @param gauge kept equal to the number of open connections (the metrics' connections gauge) */
+  public SessionRegistry(java.util.concurrent.atomic.AtomicLong gauge) {
+    this.gauge = gauge;
+  }
+
   void add(ActorRef<Room.Outbound> session) {
-    open.add(session);
+    if (open.add(session)) gauge.incrementAndGet();
   }
 
   void remove(ActorRef<Room.Outbound> session) {
-    open.remove(session);
+    if (open.remove(session)) gauge.decrementAndGet();
   }
 
   public int size() {

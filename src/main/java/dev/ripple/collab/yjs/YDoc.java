@@ -81,6 +81,14 @@ public final class YDoc {
       this.decoded = decoded;
       this.doc = doc;
     }
+
+    /** No structs and no deletes: applying it changes nothing (a sync step 2 with nothing new is such). */
+    public boolean isEmpty() {
+      for (UpdateReader.ClientStructs b : decoded.blocks()) {
+        if (!b.refs.isEmpty()) return false;
+      }
+      return decoded.deleteSet().isEmpty();
+    }
   }
 
   /** Decodes and validates {@code update} (format, pending cap) without changing anything. */

@@ -98,6 +98,14 @@ class RoomTest {
   }
 
   @Test
+  void anUpdateThatCarriesNothingIsNeitherJournaledNorBroadcast() {
+    join(alice, "a", false);
+    join(bob, "b", false);
+    assertTrue(room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true))).hasNoEvents());
+    bob.expectNoMessage(QUIET);
+  }
+
+  @Test
   void syncStep1IsAnsweredWithWhatTheClientLacks() {
     join(alice, "a", false);
     room.runCommand(update("a", HELLO));
