@@ -146,6 +146,28 @@ class ServerEndToEndTest {
   }
 
   @Test
+  void aClientsCloseFrameIsAnsweredAndItsConnectionLeavesTheRoom() throws Exception {
+    java.util.concurrent.CompletableFuture<Integer> closed = new java.util.concurrent.CompletableFuture<>();
+    java.net.http.WebSocket ws = HttpClient.newHttpClient().newWebSocketBuilder()
+        .buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/doc-close"), new java.net.http.WebSocket.Listener() {
+          @Override
+          public java.util.concurrent.CompletionStage<?> onClose(java.net.http.WebSocket w, int code, String reason) {
+            closed.complete(code);
+            return null;
+          }
+        }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+    ws.sendClose(1000, "bye").get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertEquals(1000, closed.get(5, java.util.concurrent.TimeUnit.SECONDS), "the server answers the close frame");
+    String metrics = "";
+    for (int i = 0; i < 50 && !metrics.contains("ripple_connections 0\n"); i++) {
+      Thread.sleep(100);
+      metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+    }
+    assertTrue(metrics.contains("ripple_connections 0\n"), metrics);
+  }
+
+  @Test
   void badRoomIdIsRejectedBeforeUpgradeWithJsonError() throws Exception {
     HttpResponse<String> r = HttpClient.newHttpClient().send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/parties/main/secret-room")).build(),

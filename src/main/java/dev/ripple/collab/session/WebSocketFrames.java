@@ -84,6 +84,9 @@ public final class WebSocketFrames {
         .map(WebSocketFrames::render)
         .concat(Source.single(USER_HANDLER_COMPLETED)); // our side is done: finish the close handshake
     return Flow.fromGraph(GraphDSL.create(b -> {
+      // the peer's close ends our input too: the application then completes, and the close
+      // handshake is answered (UserHandlerCompleted above)
+      FlowShape<Object, Object> untilPeerClosed = b.add(Flow.create().takeWhile(o -> !(o instanceof FrameHandler.PeerClosed), true));
       UniformFanOutShape<Object, Object> split =
           b.add(Partition.create(Object.class, 2, o -> o instanceof FrameHandler.BypassEvent ? 0 : 1));
       UniformFanInShape<Object, Object> merge = b.add(Merge.create(3));
@@ -92,7 +95,8 @@ public final class WebSocketFrames {
       b.from(split.out(1)).via(appShape).toInlet(merge.in(1));
       // drives the close handshake's timeout while we wait for the peer's close frame
       b.from(b.add(Source.tick(Duration.ofSeconds(3), Duration.ofSeconds(3), TICK))).toInlet(merge.in(2));
-      return FlowShape.of(split.in(), merge.out());
+      b.from(untilPeerClosed).toInlet(split.in());
+      return FlowShape.of(untilPeerClosed.in(), merge.out());
     }));
   }
 
