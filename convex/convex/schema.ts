@@ -1,0 +1,34 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+
+export default defineSchema({
+  /**
+   * The newest backup of each collaboration room: one row per room, pointing at a file in Convex
+   * file storage that holds the room's full Yjs state (a Yjs v1 update). Written only by the
+   * collaboration server through `POST /collaboration/snapshot`.
+   */
+  snapshots: defineTable({
+    roomId: v.string(),
+    storageId: v.id("_storage"),
+    /** Milliseconds since the epoch of the last save. */
+    updatedAt: v.number(),
+    /** Size of the stored state in bytes. */
+    size: v.number(),
+  }).index("by_roomId", ["roomId"]),
+
+  /**
+   * The default authorization hook's grants (see `collaboration.ts`). An app that checks its own
+   * users instead (Clerk, Convex Auth, ...) can drop this table.
+   *
+   * A row lets `token` open rooms as `userId`: either exactly the listed `rooms`, or every room
+   * whose id starts with one of `roomPrefixes`. `expiresAt` (ms since the epoch) is optional.
+   */
+  collabTokens: defineTable({
+    token: v.string(),
+    userId: v.string(),
+    access: v.union(v.literal("write"), v.literal("read")),
+    rooms: v.optional(v.array(v.string())),
+    roomPrefixes: v.optional(v.array(v.string())),
+    expiresAt: v.optional(v.number()),
+  }).index("by_token", ["token"]),
+});
