@@ -60,7 +60,11 @@ public final class Main {
     };
     Config overrides = ConfigFactory.empty();
     String contacts = env.get("COLLAB_CONTACT_POINTS");
-    if (contacts != null && !contacts.isBlank()) overrides = contactPoints(contacts, base.getString("akka.management.cluster.bootstrap.contact-point-discovery.service-name"));
+    if (contacts != null && !contacts.isBlank()) {
+      String service = base.withFallback(ConfigFactory.defaultReference()).resolve()
+          .getString("akka.management.cluster.bootstrap.contact-point-discovery.service-name");
+      overrides = contactPoints(contacts, service);
+    }
     return ConfigFactory.defaultOverrides().withFallback(overrides).withFallback(base).withFallback(ConfigFactory.defaultReference()).resolve();
   }
 
