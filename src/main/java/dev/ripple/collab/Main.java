@@ -70,7 +70,9 @@ public final class Main {
 
   /** Config discovery endpoints for the bootstrap from "host:port,host:port". */
   static Config contactPoints(String list, String serviceName) {
-    StringBuilder sb = new StringBuilder("akka.discovery.config.services.\"" + serviceName + "\".endpoints = [");
+    // several nodes may share a host (local cluster, tests): every listed port is a contact point
+    StringBuilder sb = new StringBuilder("akka.management.cluster.bootstrap.contact-point.filter-on-fallback-port = false\n"
+        + "akka.discovery.config.services.\"" + serviceName + "\".endpoints = [");
     for (String hp : list.split(",")) {
       String[] parts = hp.trim().split(":");
       if (parts.length != 2) throw new IllegalArgumentException("COLLAB_CONTACT_POINTS entries are host:port, not " + hp);

@@ -261,7 +261,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   @Override
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
-        .onSignal(akka.actor.typed.PostStop.instance(), state -> metrics.roomsActive.decrementAndGet())
+        .onSignal(akka.actor.typed.PostStop.instance(), state -> {
+          metrics.roomsActive.decrementAndGet();
+          // handed off (rebalance, node leaving) with connections open: tell them now, not when the node is gone
+          for (Connection c : connections.values()) c.session().tell(new Close(CloseCodes.SERVICE_RESTART, "room moved"));
+        })
         .onSignal(RecoveryCompleted.instance(), state -> {
           metrics.roomsActive.incrementAndGet();
           if (!state.loaded) {

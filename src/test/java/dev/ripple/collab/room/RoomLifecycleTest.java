@@ -302,6 +302,9 @@ class RoomLifecycleTest {
     join(room, b, "b");
     edit(room, "a", b, HELLO);
     testKit.stop(room);
+    // a room that stops with connections open (handed off) tells them to reconnect
+    assertEquals(new Room.Close(1012, "room moved"), a.receiveMessage());
+    assertEquals(new Room.Close(1012, "room moved"), b.receiveMessage());
     backup.stored.put(roomId, new byte[] {0, 0}); // whatever the backup holds now
     ActorRef<Room.Command> again = spawn();
     assertEquals(Map.of(1L, 5L), join(again, a, "a3"));

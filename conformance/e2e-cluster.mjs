@@ -1,0 +1,186 @@
+// Cluster scenarios with the real clients (y-websocket's WebsocketProvider, y-partykit's
+// YPartyKitProvider) against several Ripple nodes on 127.0.0.1, each reached on its own HTTP port
+// (as clients behind a load balancer reach whichever node it picks).
+// Usage: node e2e-cluster.mjs <scenario> <args...>; prints one JSON line and exits 0 when the
+// scenario's expectations hold, 1 (with the reason) when they do not. Every wait is bounded.
+//
+//   converge <portA> <portB> <room>            providers on two nodes edit one room and converge
+//   fill <port> <prefix> <count> [holdSeconds] writes "text <prefix>-<i>" into rooms <prefix>-0..count-1;
+//                                              with holdSeconds, keeps one raw socket per room open
+//                                              (so the rooms stay alive), prints "ready", and waits
+//                                              until SIGTERM or holdSeconds
+//   check <port> <prefix> <count>              a fresh client per room reads "text <prefix>-<i>"
+//   large <portA> <portB> <room>               a 2 MB update (y-pk-batch chunks) written via node A reaches
+//                                              a client on node B, and a newcomer on B syncs the whole room:
+//                                              at least one of the two hops crosses nodes
+//   moved <portB> <portC> <room>               raw socket + providers on node B; prints "ready"; expects
+//                                              the raw socket to be closed with 1012 when the node
+//                                              hosting the room leaves, the providers to reconnect and
+//                                              converge, and a fresh client on node C to read it all
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import YPartyKitProvider from 'y-partykit/provider'
+import WebSocket from 'ws'
+
+const [, , scenario, ...args] = process.argv
+// every provider adds a process 'exit' listener: many rooms in one process are expected here
+process.setMaxListeners(0)
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls cond every 50 ms until true or the deadline; returns whether it became true. */
+const until = async (cond, ms = 15000) => {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (cond()) return true
+    await sleep(50)
+  }
+  return cond()
+}
+
+const host = (port) => `127.0.0.1:${Number(port)}`
+const pk = (port, room, doc, opts = {}) =>
+  new YPartyKitProvider(host(port), room, doc, { WebSocketPolyfill: WebSocket, protocol: 'ws', disableBc: true, ...opts })
+const yws = (port, room, doc, opts = {}) =>
+  new WebsocketProvider(`ws://${host(port)}`, room, doc, { WebSocketPolyfill: WebSocket, disableBc: true, ...opts })
+
+const synced = (p, ms) => until(() => p.synced, ms)
+
+/** A raw socket on a room (no Yjs client, so it never reconnects); resolves once open, records its close. */
+const raw = (port, room) => new Promise((resolve, reject) => {
+  const ws = new WebSocket(`ws://${host(port)}/${room}`)
+  const s = { ws, room, close: null }
+  s.closed = new Promise((r) => ws.on('close', (code, reason) => { s.close = { code, reason: reason.toString() }; r(s.close) }))
+  ws.on('open', () => resolve(s))
+  ws.on('error', reject)
+})
+
+const done = (ok, detail) => {
+  console.log(JSON.stringify({ scenario, ok, ...detail }))
+  process.exit(ok ? 0 : 1)
+}
+
+const text = (prefix, i) => `text ${prefix}-${i}`
+
+/** Writes one marker into a room and waits until a second client sees it (the server has journaled it). */
+async function writeOne (port, room, marker) {
+  const d = new Y.Doc(); const d2 = new Y.Doc()
+  const p = yws(port, room, d)
+  try {
+    if (!(await synced(p))) return false
+    d.getText('text').insert(0, marker)
+    const p2 = yws(port, room, d2)
+    try {
+      return await until(() => d2.getText('text').toString() === marker)
+    } finally { p2.destroy() }
+  } finally { p.destroy() }
+}
+
+const scenarios = {
+  async converge () {
+    const [portA, portB, room = 'doc-cluster-converge'] = args
+    const docs = [new Y.Doc(), new Y.Doc(), new Y.Doc(), new Y.Doc()]
+    const providers = [pk(portA, room, docs[0]), yws(portA, room, docs[1]), pk(portB, room, docs[2]), yws(portB, room, docs[3])]
+    for (const p of providers) if (!(await synced(p))) return done(false, { reason: 'a provider never synced' })
+    docs.forEach((d, i) => {
+      for (let k = 0; k < 20; k++) d.getText('text').insert(0, `${i}:${k} `)
+      d.getMap('map').set(`client${i}`, { n: i, emoji: '😀' })
+      d.getArray('list').push([i])
+    })
+    let expectedLen = 0
+    for (let i = 0; i < 4; i++) for (let k = 0; k < 20; k++) expectedLen += `${i}:${k} `.length
+    const view = (d) => JSON.stringify([d.getText('text').toString(), d.getArray('list').toJSON(),
+      Object.entries(d.getMap('map').toJSON()).sort(([a], [b]) => a.localeCompare(b))])
+    const same = () => docs.every((d) => view(d) === view(docs[0]))
+    const ok = await until(() => docs[0].getText('text').length === expectedLen && docs[0].getArray('list').length === 4 && same())
+    providers.forEach((p) => p.destroy())
+    done(ok, { text: docs[0].getText('text').length, keys: Object.keys(docs[0].getMap('map').toJSON()).length, same: same() })
+  },
+
+  async fill () {
+    const [port, prefix, countArg, holdArg] = args
+    const count = Number(countArg)
+    const holdSeconds = Number(holdArg || 0)
+    const rooms = Array.from({ length: count }, (_, i) => `${prefix}-${i}`)
+    // the raw sockets first: each room has a connection from now until the end, so it stays alive
+    const held = holdSeconds > 0 ? await Promise.all(rooms.map((r) => raw(port, r))) : []
+    const written = await Promise.all(rooms.map((r, i) => writeOne(port, r, text(prefix, i))))
+    const failed = rooms.filter((_, i) => !written[i])
+    if (failed.length > 0) return done(false, { reason: 'not written', failed })
+    if (holdSeconds === 0) return done(true, { rooms: count })
+    const report = () => done(true, {
+      rooms: count,
+      closes: Object.fromEntries(held.filter((s) => s.close).map((s) => [s.room, s.close.code]))
+    })
+    process.on('SIGTERM', report)
+    console.log('ready')
+    await sleep(holdSeconds * 1000)
+    report()
+  },
+
+  async check () {
+    const [port, prefix, countArg] = args
+    const count = Number(countArg)
+    const read = async (i) => {
+      const d = new Y.Doc()
+      const p = pk(port, `${prefix}-${i}`, d)
+      const ok = (await synced(p, 30000)) && (await until(() => d.getText('text').toString() === text(prefix, i), 30000))
+      p.destroy()
+      return ok ? null : { room: `${prefix}-${i}`, text: d.getText('text').toString() }
+    }
+    const wrong = (await Promise.all(Array.from({ length: count }, (_, i) => read(i)))).filter((x) => x)
+    done(wrong.length === 0, { rooms: count, wrong })
+  },
+
+  async large () {
+    const [portA, portB, room = 'doc-cluster-large'] = args
+    const a = new Y.Doc(); const b = new Y.Doc()
+    const pa = pk(portA, room, a); const pb = yws(portB, room, b)
+    if (!(await synced(pa)) || !(await synced(pb))) return done(false, { reason: 'never synced' })
+    const big = 'x'.repeat(2 * 1024 * 1024)
+    a.getText('text').insert(0, big)
+    const received = await until(() => b.getText('text').length === big.length, 20000)
+    const c = new Y.Doc()
+    const pc = yws(portB, room, c, { connect: received })
+    const newcomer = received && (await synced(pc, 20000)) && (await until(() => c.getText('text').length === big.length, 20000))
+    pa.destroy(); pb.destroy(); pc.destroy()
+    done(received && newcomer, { received: b.getText('text').length, newcomer: c.getText('text').length })
+  },
+
+  async moved () {
+    const [portB, portC, room] = args
+    const socket = await raw(portB, room)
+    const a = new Y.Doc(); const b = new Y.Doc()
+    const pa = pk(portB, room, a); const pb = yws(portB, room, b)
+    if (!(await synced(pa)) || !(await synced(pb))) return done(false, { reason: 'never synced' })
+    a.getText('text').insert(0, 'before|')
+    if (!(await until(() => b.getText('text').toString() === 'before|'))) return done(false, { reason: 'no convergence before the move' })
+    const disconnects = [0, 0]
+    pa.on('status', (e) => { if (e.status === 'disconnected') disconnects[0]++ })
+    pb.on('status', (e) => { if (e.status === 'disconnected') disconnects[1]++ })
+    console.log('ready')
+    // the node hosting the room leaves now: its sessions here must be told to reconnect
+    const close = await Promise.race([socket.closed, sleep(60000).then(() => null)])
+    if (close === null) return done(false, { reason: 'the raw socket was not closed within 60 s', disconnects })
+    const back = await until(() => disconnects.every((n) => n > 0) && pa.wsconnected && pb.wsconnected && pa.synced && pb.synced, 30000)
+    if (!back) return done(false, { reason: 'providers did not reconnect', close, disconnects, synced: [pa.synced, pb.synced] })
+    b.getText('text').insert(b.getText('text').length, 'after')
+    const expected = 'before|after'
+    const converged = await until(() => a.getText('text').toString() === expected)
+    // a fresh client on another node reads everything, from the room's new home
+    const c = new Y.Doc()
+    const pc = pk(portC, room, c)
+    const fresh = (await synced(pc)) && (await until(() => c.getText('text').toString() === expected))
+    pa.destroy(); pb.destroy(); pc.destroy()
+    done(close.code === 1012 && converged && fresh,
+      { close, disconnects, a: a.getText('text').toString(), fresh: c.getText('text').toString() })
+  }
+}
+
+const run = scenarios[scenario]
+if (!run) done(false, { reason: 'unknown scenario ' + scenario })
+// fill's hold bounds itself; everything else ends within 150 s
+const holdBound = scenario === 'fill' ? Number(args[3] || 0) * 1000 : 0
+const timer = setTimeout(() => done(false, { reason: 'scenario timed out' }), 150000 + holdBound)
+timer.unref()
+run().catch((e) => done(false, { reason: String(e && e.stack || e) }))

@@ -1,0 +1,216 @@
+package dev.ripple.collab.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ripple.collab.NodeProcess;
+import dev.ripple.collab.cluster.TestCluster.Node;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Three Ripple nodes in this JVM on one embedded PostgreSQL, formed into one cluster by Cluster
+ * Bootstrap, driven by the real y-websocket and y-partykit clients through conformance/e2e-cluster.mjs.
+ * Clients reach the nodes on their own HTTP ports, as they would behind a load balancer. A test
+ * that stops a node leaves the cluster smaller; the next test first adds nodes back up to three.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterTest {
+  private static TestCluster cluster;
+  private static final AtomicInteger runs = new AtomicInteger();
+
+  @BeforeAll
+  static void start() throws Exception {
+    NodeProcess.ensureInstalled();
+    cluster = TestCluster.start(3);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (cluster != null) cluster.close();
+  }
+
+  @BeforeEach
+  void threeNodes() throws Exception {
+    cluster.ensureSize(3);
+  }
+
+  private static String scenario(String log, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("node", "e2e-cluster.mjs"));
+    cmd.addAll(List.of(args));
+    return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("cluster-" + log + ".log"), 180);
+  }
+
+  /** A scenario that runs while the test acts on the cluster: started, and waited for until it prints "ready". */
+  private static Process background(Path log, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("node", "e2e-cluster.mjs"));
+    cmd.addAll(List.of(args));
+    Files.createDirectories(log.toAbsolutePath().getParent());
+    Process p = new ProcessBuilder(cmd).directory(NodeProcess.CONFORMANCE.toFile())
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    boolean ready = TestCluster.eventually(Duration.ofSeconds(60), () -> read(log).contains("ready") || !p.isAlive());
+    if (!ready || !read(log).contains("ready")) {
+      p.destroyForcibly();
+      throw new AssertionError("scenario " + String.join(" ", args) + " did not get ready: " + read(log));
+    }
+    return p;
+  }
+
+  private static String read(Path log) {
+    try {
+      return Files.exists(log) ? Files.readString(log) : "";
+    } catch (java.io.IOException e) {
+      return e.toString();
+    }
+  }
+
+  private static String port(Node n) {
+    return Integer.toString(n.httpPort());
+  }
+
+  @Test
+  @Order(1)
+  void clientsOnDifferentNodesConvergeOnOneRoom() throws Exception {
+    List<Node> nodes = cluster.nodes();
+    String out = scenario("converge", "converge", port(nodes.get(0)), port(nodes.get(1)), "doc-cluster-converge");
+    assertTrue(out.contains("\"ok\":true"), out);
+    out = scenario("converge-2", "converge", port(nodes.get(2)), port(nodes.get(0)), "doc-cluster-converge-2");
+    assertTrue(out.contains("\"ok\":true"), out);
+  }
+
+  @Test
+  @Order(2)
+  void aTwoMegabyteUpdateCrossesNodes() throws Exception {
+    List<Node> nodes = cluster.nodes();
+    String out = scenario("large", "large", port(nodes.get(0)), port(nodes.get(1)), "doc-cluster-large-" + runs.incrementAndGet());
+    assertTrue(out.contains("\"ok\":true"), out);
+  }
+
+  @Test
+  @Order(3)
+  void aLeavingNodeHandsItsRoomsOverWithTheirState() throws Exception {
+    List<Node> nodes = cluster.nodes();
+    Node writer = nodes.get(0);
+    String prefix = "doc-leave-" + runs.incrementAndGet();
+    int count = 12;
+    List<String> rooms = IntStream.range(0, count).mapToObj(i -> prefix + "-" + i).toList();
+    // one raw socket per room through the writer keeps every room alive (not passivated) on its node
+    Path holdLog = NodeProcess.WORK.resolve("cluster-hold.log");
+    Process hold = background(holdLog, "fill", port(writer), prefix, Integer.toString(count), "120");
+    try {
+      Map<Node, Set<String>> live = cluster.liveRooms(rooms);
+      Node leaving = live.entrySet().stream()
+          .filter(e -> e.getKey() != writer)
+          .max(Comparator.comparingInt(e -> e.getValue().size()))
+          .orElseThrow().getKey();
+      assertFalse(live.get(leaving).isEmpty(), "no room landed on a node other than the writer's: " + live);
+      Node reader = nodes.stream().filter(n -> n != writer && n != leaving).findFirst().orElseThrow();
+
+      cluster.stop(leaving);
+
+      // the handed-over rooms run again on the remaining nodes without any new client (remember-entities,
+      // and the Leave of their closed sessions also reaches them at their new home: raw sockets do not
+      // reconnect); each passivates about 2 s later, so collect what is seen running over a few polls
+      Set<String> moved = live.get(leaving);
+      Set<String> seen = new java.util.TreeSet<>();
+      TestCluster.eventually(Duration.ofSeconds(15), () -> {
+        try {
+          cluster.liveRooms(rooms).values().forEach(seen::addAll);
+        } catch (Exception e) {
+          // a region busy with the handover answers next time
+        }
+        return seen.containsAll(moved);
+      });
+      assertTrue(seen.containsAll(moved), "rooms " + moved + " of " + leaving + " were not started again; seen running: " + seen);
+
+      String out = scenario("check", "check", port(reader), prefix, Integer.toString(count));
+      assertTrue(out.contains("\"ok\":true"), "rooms of " + leaving + " " + moved + ": " + out);
+    } finally {
+      hold.destroy();
+      hold.waitFor(10, TimeUnit.SECONDS);
+      hold.destroyForcibly();
+    }
+  }
+
+  @Test
+  @Order(4)
+  void sessionsOfAMovedRoomAreClosedWith1012AndTheProvidersReconnect() throws Exception {
+    List<Node> nodes = cluster.nodes();
+    Node sessions = nodes.get(0);
+    Node other = nodes.get(1);
+    // the room lives on the newest node: a rebalance after a node joined only moves shards to it, never away
+    Node host = nodes.get(nodes.size() - 1);
+    // allocate some shards (new shards go to the least loaded node), then pick a room id whose shard is on host
+    String warm = "doc-warm-" + runs.incrementAndGet();
+    scenario("warm", "fill", port(sessions), warm, "9");
+    Set<String> hostShards = TestCluster.shardsByMember(sessions).getOrDefault(host.address(), Set.of());
+    String room = null;
+    for (int k = 0; k < 1_000_000 && room == null && !hostShards.isEmpty(); k++) {
+      String candidate = "doc-moved-" + runs.get() + "-" + k;
+      if (hostShards.contains(TestCluster.shardOf(sessions, candidate))) room = candidate;
+    }
+    assertTrue(room != null, "no shard allocated on " + host);
+    Node hostNode = host;
+
+    Path log = NodeProcess.WORK.resolve("cluster-moved.log");
+    Process client = background(log, "moved", port(sessions), port(other), room);
+    try {
+      Set<String> onHost = cluster.liveRooms(Set.of(room)).get(hostNode);
+      assertEquals(Set.of(room), onHost, "room " + room + " is not running on " + hostNode);
+
+      cluster.stop(hostNode);
+
+      assertTrue(client.waitFor(120, TimeUnit.SECONDS), "the client scenario did not finish: " + read(log));
+      String out = read(log);
+      assertTrue(out.contains("\"code\":1012"), "sessions on " + sessions + " were not closed with 1012: " + out);
+      assertEquals(0, client.exitValue(), out);
+    } finally {
+      client.destroyForcibly();
+    }
+  }
+
+  @Test
+  @Order(5)
+  void anAddedNodeTakesOverShardsAndServesRooms() throws Exception {
+    List<Node> nodes = cluster.nodes();
+    String prefix = "doc-grow-" + runs.incrementAndGet();
+    scenario("grow-fill", "fill", port(nodes.get(0)), prefix, "16");
+
+    Node added = cluster.addNode();
+
+    for (Node n : cluster.nodes()) {
+      assertTrue(TestCluster.eventually(Duration.ofSeconds(30), () -> TestCluster.upMembers(n).size() == 4),
+          n + " sees " + TestCluster.upMembers(n));
+    }
+    // the rebalance (every 10 s by default) hands the newcomer some of the existing shards
+    assertTrue(TestCluster.eventually(Duration.ofSeconds(45), () -> {
+      try {
+        return !TestCluster.shardsByMember(added).getOrDefault(added.address(), Set.of()).isEmpty();
+      } catch (Exception e) {
+        return false;
+      }
+    }), "no shard moved to " + added + ": " + TestCluster.shardsByMember(added));
+
+    String out = scenario("grow-check", "check", port(added), prefix, "16");
+    assertTrue(out.contains("\"ok\":true"), out);
+    out = scenario("grow-converge", "converge", port(added), port(nodes.get(1)), "doc-cluster-grown");
+    assertTrue(out.contains("\"ok\":true"), out);
+  }
+}
