@@ -1,8 +1,7 @@
 package dev.ripple.collab.auth;
 
 import com.typesafe.config.Config;
-import java.net.URI;
-import java.net.URISyntaxException;
+import dev.ripple.collab.ConvexSettings;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -10,50 +9,12 @@ import java.util.Optional;
  * Auth settings, read once at start-up from {@code ripple.convex.*} and {@code ripple.auth.*}
  * (conf/application.conf). A blank CONVEX_SITE_URL counts as unset; the secret is trimmed.
  */
-public record AuthSettings(Optional<Convex> convex, Duration requestTimeout, Duration cacheTtl, int cacheMaxEntries) {
-
-  /** Where Convex's HTTP actions live and the shared secret they expect. */
-  public record Convex(URI siteUrl, String secret) {
-    @Override
-    public String toString() {
-      return "Convex[siteUrl=" + siteUrl + ", secret=<redacted>]";
-    }
-  }
+public record AuthSettings(Optional<ConvexSettings> convex, Duration requestTimeout, Duration cacheTtl, int cacheMaxEntries) {
 
   /** @throws IllegalStateException when the site URL is set without the secret, or is not a URL */
   public static AuthSettings from(Config root) {
     Config c = root.getConfig("ripple");
-    return new AuthSettings(convex(c), c.getDuration("auth.request-timeout"), c.getDuration("auth.cache-ttl"),
+    return new AuthSettings(ConvexSettings.from(c), c.getDuration("auth.request-timeout"), c.getDuration("auth.cache-ttl"),
         c.getInt("auth.cache-max-entries"));
-  }
-
-  // The same rule as BackupSettings: the two modules stay independent of each other.
-  static Optional<Convex> convex(Config ripple) {
-    String site = ripple.hasPath("convex.site-url") ? ripple.getString("convex.site-url").strip() : "";
-    if (site.isEmpty()) {
-      return Optional.empty();
-    }
-    String secret = ripple.hasPath("convex.secret") ? ripple.getString("convex.secret").strip() : "";
-    if (secret.isEmpty()) {
-      throw new IllegalStateException("CONVEX_SITE_URL (ripple.convex.site-url) is set to " + site
-          + " but PARTYKIT_SECRET (ripple.convex.secret) is not: Convex needs the shared secret. Set PARTYKIT_SECRET,"
-          + " or unset CONVEX_SITE_URL to run with auth off and local backups.");
-    }
-    return Optional.of(new Convex(siteUrl(site), secret));
-  }
-
-  static URI siteUrl(String site) {
-    URI uri;
-    try {
-      uri = new URI(site.replaceAll("/+$", ""));
-    } catch (URISyntaxException e) {
-      throw new IllegalStateException("CONVEX_SITE_URL (ripple.convex.site-url) is not a URL: " + site, e);
-    }
-    boolean http = "https".equalsIgnoreCase(uri.getScheme()) || "http".equalsIgnoreCase(uri.getScheme());
-    if (!http || uri.getHost() == null || uri.getRawQuery() != null || uri.getRawFragment() != null) {
-      throw new IllegalStateException("CONVEX_SITE_URL (ripple.convex.site-url) must be an http(s) URL such as "
-          + "https://<deployment>.convex.site, without query or fragment; got " + site);
-    }
-    return uri;
   }
 }

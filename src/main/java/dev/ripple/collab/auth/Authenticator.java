@@ -34,7 +34,7 @@ public interface Authenticator {
   static Authenticator fromSettings(AuthSettings settings) {
     Logger log = LoggerFactory.getLogger(Authenticator.class);
     if (settings.convex().isPresent()) {
-      AuthSettings.Convex convex = settings.convex().get();
+      dev.ripple.collab.ConvexSettings convex = settings.convex().get();
       log.info("tokens are verified by Convex at {}", convex.siteUrl());
       return new ConvexAuthenticator(convex.siteUrl(), convex.secret(), settings.requestTimeout(), settings.cacheTtl(),
           settings.cacheMaxEntries(), Clock.systemUTC(), ConvexAuthenticator.defaultClient(settings.requestTimeout()));

@@ -59,7 +59,7 @@ public final class ConvexAuthenticator implements Authenticator {
    */
   public ConvexAuthenticator(URI siteUrl, String secret, Duration requestTimeout, Duration cacheTtl,
       int cacheMaxEntries, Clock clock, HttpClient http) {
-    this.verifyUri = URI.create(AuthSettings.siteUrl(siteUrl.toString()) + PATH);
+    this.verifyUri = URI.create(dev.ripple.collab.ConvexSettings.siteUrl(siteUrl.toString()) + PATH);
     this.authorization = "Bearer " + secret;
     this.requestTimeout = requestTimeout;
     this.clock = clock;

@@ -41,7 +41,7 @@ public final class ConvexBackup implements SnapshotBackup {
    * @param requestTimeout how long one request may take, connecting included, before it fails
    */
   public ConvexBackup(URI siteUrl, String secret, Duration requestTimeout, HttpClient http) {
-    this.siteUrl = BackupSettings.siteUrl(siteUrl.toString());
+    this.siteUrl = dev.ripple.collab.ConvexSettings.siteUrl(siteUrl.toString());
     this.authorization = "Bearer " + secret;
     this.requestTimeout = requestTimeout;
     this.http = http;

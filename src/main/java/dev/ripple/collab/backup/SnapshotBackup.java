@@ -44,7 +44,7 @@ public interface SnapshotBackup {
   static SnapshotBackup fromSettings(BackupSettings settings, Executor blockingIo) {
     Logger log = LoggerFactory.getLogger(SnapshotBackup.class);
     if (settings.convex().isPresent()) {
-      BackupSettings.Convex convex = settings.convex().get();
+      dev.ripple.collab.ConvexSettings convex = settings.convex().get();
       log.info("backups go to Convex at {}", convex.siteUrl());
       return new ConvexBackup(convex.siteUrl(), convex.secret(), settings.requestTimeout(),
           ConvexBackup.defaultClient(settings.requestTimeout()));
