@@ -80,14 +80,7 @@ class LifecycleEndToEndTest {
   }
 
   private static String text(byte[] state) {
-    YDoc d = new YDoc();
-    d.apply(state);
-    var item = d.root("text") == null ? null : d.root("text").firstItem();
-    StringBuilder sb = new StringBuilder();
-    for (; item != null; item = item.right()) {
-      if (!item.deleted() && item.content() instanceof dev.ripple.collab.yjs.Content.Str s) sb.append(s.text());
-    }
-    return sb.toString();
+    return Documents.text(state);
   }
 
   @Test
