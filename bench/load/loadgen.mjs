@@ -1,0 +1,434 @@
+#!/usr/bin/env node
+// Load generator for a y-websocket room server, with the real clients (yjs + y-websocket's
+// WebsocketProvider over `ws`).
+//
+//   node loadgen.mjs --url-base ws://127.0.0.1:PORT --rooms N --clients M --rate U --seconds S
+//                    [--warmup 3] [--procs K] [--server-pid PID] [--label NAME]
+//
+// N rooms x M clients; every client sets its own key of the shared map 'lat' to
+// { t: <send time>, seq } U times a second on a jittered timer. Every other client of the room
+// sees the change (map observer) and records receive time - t: the end-to-end fan-out latency
+// (client encode + send, server, fan-out, client decode + apply). Samples are kept for updates
+// sent during the S seconds after the warm-up. At the end sending stops, the generator waits
+// (bounded) until every client has seen every other client's last seq and all state vectors are
+// equal, then checks each room: equal state vectors, equal content, and received = sent x (M-1).
+//
+// The generator watches itself: event-loop delay (perf_hooks.monitorEventLoopDelay) and CPU time
+// during the measured window; `saturated: true` means its own latency numbers are not to be
+// trusted. With --procs K the rooms are split over K child processes (a room stays in one
+// process, so sender and receivers read the same clock) and the results are merged.
+//
+// Prints one JSON line. Every wait is bounded; the process exits by itself.
+import { fork } from 'node:child_process'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { clock, sleep, parseArgs, Hist, procTreeCpuSeconds, machineCpu, machineBusy, round } from './lib.mjs'
+
+const DEFAULTS = {
+  urlBase: '',
+  rooms: 10,
+  clients: 5,
+  rate: 5,
+  seconds: 30,
+  warmup: 3,
+  procs: 1,
+  roomPrefix: '',
+  payload: 0, // extra characters in every update, for bigger messages
+  connectTimeout: 60,
+  settleTimeout: 20,
+  serverPid: 0, // if set, the server's CPU use (its process tree) during the window is reported
+  label: '',
+  satEldMs: 10, // event-loop delay p99 above this: the generator is saturated
+  satCpu: 0.9, // CPU (cores) of one generator process above this: saturated
+  // set by the coordinator for its children
+  child: false,
+  roomFrom: 0,
+  roomTo: -1
+}
+
+const ELD_RESOLUTION_MS = 2
+
+const o = parseArgs(process.argv.slice(2), DEFAULTS)
+if (!/^wss?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(o.urlBase)) {
+  console.error('--url-base must be a ws:// URL on the loopback interface, e.g. ws://127.0.0.1:1234')
+  process.exit(2)
+}
+if (!o.roomPrefix) o.roomPrefix = `doc-load-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
+if (o.roomTo < 0) o.roomTo = o.rooms
+for (const k of ['rooms', 'clients', 'rate', 'seconds', 'procs']) {
+  if (!(o[k] > 0)) {
+    console.error(`--${k} must be positive`)
+    process.exit(2)
+  }
+}
+
+// A hard stop for the whole process, whatever happens.
+const hardLimitMs = (o.connectTimeout + o.warmup + o.seconds + o.settleTimeout + 60) * 1000
+setTimeout(() => {
+  console.error(`loadgen: hard time limit of ${hardLimitMs / 1000}s reached, exiting`)
+  process.exit(3)
+}, hardLimitMs).unref()
+
+// ------------------------------------------------------------------ one process's rooms
+
+async function runWorker (waitForGo) {
+  process.setMaxListeners(0) // every WebsocketProvider adds an 'exit' listener
+  const errors = []
+  const rooms = []
+  const lat = new Hist()
+  const stats = {
+    received: 0, // changes observed in order
+    gaps: 0, // seqs skipped (never observed on their own)
+    duplicates: 0, // seq seen again or going back
+    disconnects: 0,
+    reconnects: 0,
+    connectionErrors: 0,
+    closeCodes: {}
+  }
+  let stopping = false
+  let measureFrom = Infinity
+  let measureTo = -Infinity
+  const payload = o.payload > 0 ? 'x'.repeat(o.payload) : null
+
+  const onChange = (cl, ev) => {
+    if (ev.transaction.local) return
+    const now = clock()
+    for (const key of ev.keysChanged) {
+      if (key === cl.key) continue
+      const v = cl.map.get(key)
+      if (v == null || typeof v.seq !== 'number') continue
+      const last = cl.lastSeen.get(key) ?? 0
+      if (v.seq <= last) {
+        stats.duplicates++
+        continue
+      }
+      if (v.seq > last + 1) stats.gaps += v.seq - last - 1
+      stats.received++
+      cl.lastSeen.set(key, v.seq)
+      if (v.t >= measureFrom && v.t < measureTo) lat.add(now - v.t)
+    }
+  }
+
+  const connectStart = clock()
+  for (let r = o.roomFrom; r < o.roomTo; r++) {
+    const name = `${o.roomPrefix}-${r}`
+    const clients = []
+    for (let c = 0; c < o.clients; c++) {
+      const doc = new Y.Doc()
+      const cl = {
+        key: `c${c}`,
+        doc,
+        map: doc.getMap('lat'),
+        seq: 0,
+        sentInWindow: 0,
+        lastSeen: new Map(),
+        synced: false,
+        everConnected: false,
+        timer: null,
+        provider: null
+      }
+      cl.map.observe((ev) => onChange(cl, ev))
+      const provider = new WebsocketProvider(o.urlBase, name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+      provider.on('sync', (s) => { if (s) cl.synced = true })
+      provider.on('status', ({ status }) => {
+        if (status === 'connected') {
+          if (cl.everConnected) stats.reconnects++
+          cl.everConnected = true
+        } else if (status === 'disconnected' && !stopping) stats.disconnects++
+      })
+      provider.on('connection-error', () => { if (!stopping) stats.connectionErrors++ })
+      provider.on('connection-close', (ev) => {
+        if (!stopping && ev) stats.closeCodes[ev.code] = (stats.closeCodes[ev.code] || 0) + 1
+      })
+      cl.provider = provider
+      clients.push(cl)
+    }
+    rooms.push({ name, clients })
+  }
+  const all = rooms.flatMap((r) => r.clients)
+
+  // wait (bounded) until every client has synced with the server
+  while (clock() - connectStart < o.connectTimeout * 1000 && !all.every((c) => c.synced)) await sleep(20)
+  const syncMs = clock() - connectStart
+  const unsynced = all.filter((c) => !c.synced).length
+  if (unsynced > 0) errors.push(`${unsynced} of ${all.length} clients not synced after ${o.connectTimeout}s`)
+  await sleep(300) // let the awareness greetings pass
+
+  const T0 = await waitForGo({ synced: unsynced === 0, syncMs })
+  const period = 1000 / o.rate
+  const endAt = T0 + (o.warmup + o.seconds) * 1000
+  measureFrom = T0 + o.warmup * 1000
+  measureTo = endAt
+
+  // self-measurement over the measured window
+  const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS })
+  let cpuAt = null
+  let cpuUsed = null
+  setTimeout(() => {
+    eld.enable()
+    cpuAt = process.cpuUsage()
+  }, Math.max(0, measureFrom - clock()))
+  const windowDone = new Promise((resolve) => setTimeout(() => {
+    eld.disable()
+    const d = process.cpuUsage(cpuAt ?? undefined)
+    cpuUsed = (d.user + d.system) / 1e6
+    resolve()
+  }, Math.max(0, measureTo - clock())))
+
+  // senders
+  const sendersDone = all.map((cl) => new Promise((resolve) => {
+    let next = T0 + Math.random() * period
+    const tick = () => {
+      const now = clock()
+      if (now >= endAt || stopping) {
+        resolve()
+        return
+      }
+      cl.seq++
+      const t = clock()
+      cl.map.set(cl.key, payload ? { t, seq: cl.seq, p: payload } : { t, seq: cl.seq })
+      if (t >= measureFrom) cl.sentInWindow++
+      next += period * (0.5 + Math.random())
+      if (next < now - period) next = now - period // a stalled loop does not burst to catch up
+      cl.timer = setTimeout(tick, Math.max(0, next - clock()))
+    }
+    cl.timer = setTimeout(tick, Math.max(0, next - clock()))
+  }))
+  await Promise.all(sendersDone)
+  await windowDone
+
+  // quiescence: every client has seen every other client's last seq and the state vectors agree
+  const settleStart = clock()
+  const svOf = (cl) => Buffer.from(Y.encodeStateVector(cl.doc)).toString('base64')
+  const roomQuiet = (room) => {
+    for (const cl of room.clients) {
+      for (const other of room.clients) {
+        if (other !== cl && (cl.lastSeen.get(other.key) ?? 0) < other.seq) return false
+      }
+    }
+    const sv0 = svOf(room.clients[0])
+    return room.clients.every((c) => svOf(c) === sv0)
+  }
+  while (clock() - settleStart < o.settleTimeout * 1000 && !rooms.every(roomQuiet)) await sleep(25)
+  const settleMs = clock() - settleStart
+
+  // convergence
+  const stable = (v) => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : x))
+  const diverged = []
+  let sent = 0
+  let expected = 0
+  let sentInWindow = 0
+  for (const room of rooms) {
+    const svs = room.clients.map(svOf)
+    const contents = room.clients.map((c) => stable(c.map.toJSON()))
+    const complete = room.clients.every((c) => c.map.size === room.clients.length)
+    if (!svs.every((s) => s === svs[0]) || !contents.every((s) => s === contents[0]) || !complete) diverged.push(room.name)
+    for (const cl of room.clients) {
+      sent += cl.seq
+      sentInWindow += cl.sentInWindow
+      expected += cl.seq * (room.clients.length - 1)
+    }
+  }
+
+  stopping = true
+  for (const cl of all) {
+    clearTimeout(cl.timer)
+    cl.provider.destroy()
+    cl.doc.destroy()
+  }
+  await sleep(200)
+
+  return {
+    rooms: rooms.length,
+    clients: all.length,
+    syncMs,
+    sent,
+    sentInWindow,
+    expected,
+    ...stats,
+    diverged,
+    settleMs,
+    latency: lat.toJSON(),
+    cpuSeconds: cpuUsed,
+    windowSeconds: o.seconds,
+    eld: {
+      p50: Math.max(0, eld.percentile(50) / 1e6 - ELD_RESOLUTION_MS),
+      p99: Math.max(0, eld.percentile(99) / 1e6 - ELD_RESOLUTION_MS),
+      max: Math.max(0, eld.max / 1e6 - ELD_RESOLUTION_MS)
+    },
+    errors
+  }
+}
+
+// ------------------------------------------------------------------ coordinator / standalone
+
+function windowProbe (T0) {
+  // the server's and the machine's CPU over the same measured window
+  const from = T0 + o.warmup * 1000
+  const to = T0 + (o.warmup + o.seconds) * 1000
+  const res = { serverCpuCores: null, machineBusy: null }
+  let s0 = null
+  let m0 = null
+  setTimeout(() => {
+    s0 = o.serverPid ? procTreeCpuSeconds(o.serverPid) : null
+    m0 = machineCpu()
+  }, Math.max(0, from - clock()))
+  const done = new Promise((resolve) => setTimeout(() => {
+    const s1 = o.serverPid ? procTreeCpuSeconds(o.serverPid) : null
+    if (s0 != null && s1 != null) res.serverCpuCores = (s1 - s0) / o.seconds
+    if (m0) res.machineBusy = machineBusy(m0, machineCpu())
+    resolve(res)
+  }, Math.max(0, to - clock())))
+  return done
+}
+
+function report (parts, probe, procs) {
+  const lat = new Hist()
+  const sum = (k) => parts.reduce((a, p) => a + p[k], 0)
+  const closeCodes = {}
+  for (const p of parts) {
+    lat.mergeJSON(p.latency)
+    for (const [code, n] of Object.entries(p.closeCodes)) closeCodes[code] = (closeCodes[code] || 0) + n
+  }
+  const perProc = parts.map((p) => ({
+    rooms: p.rooms,
+    cpu_cores: round(p.cpuSeconds != null ? p.cpuSeconds / p.windowSeconds : null),
+    event_loop_delay_ms: { p50: round(p.eld.p50), p99: round(p.eld.p99), max: round(p.eld.max) }
+  }))
+  const reasons = []
+  for (const [i, p] of perProc.entries()) {
+    if (p.event_loop_delay_ms.p99 > o.satEldMs) reasons.push(`proc ${i}: event-loop delay p99 ${p.event_loop_delay_ms.p99} ms > ${o.satEldMs} ms`)
+    if (p.cpu_cores > o.satCpu) reasons.push(`proc ${i}: CPU ${p.cpu_cores} cores > ${o.satCpu}`)
+  }
+  const expected = sum('expected')
+  const received = sum('received')
+  const diverged = parts.flatMap((p) => p.diverged)
+  const errors = parts.flatMap((p) => p.errors)
+  const roomsTotal = sum('rooms')
+  const out = {
+    label: o.label || undefined,
+    url_base: o.urlBase,
+    rooms: o.rooms,
+    clients_per_room: o.clients,
+    rate_per_client: o.rate,
+    seconds: o.seconds,
+    warmup: o.warmup,
+    procs,
+    room_prefix: o.roomPrefix,
+    target_updates_per_s: o.rooms * o.clients * o.rate,
+    achieved_updates_per_s: round(sum('sentInWindow') / o.seconds, 1),
+    latency_ms: lat.summary(),
+    delivery: {
+      sent: sum('sent'),
+      expected_receptions: expected,
+      received,
+      lost: expected - received,
+      gaps: sum('gaps'),
+      duplicates: sum('duplicates')
+    },
+    convergence: {
+      rooms: roomsTotal,
+      converged_rooms: roomsTotal - diverged.length,
+      converged: diverged.length === 0 && roomsTotal === o.rooms,
+      diverged_rooms: diverged.slice(0, 10),
+      settle_ms: round(Math.max(...parts.map((p) => p.settleMs)), 1)
+    },
+    connections: {
+      clients: sum('clients'),
+      sync_ms: round(Math.max(...parts.map((p) => p.syncMs)), 1),
+      disconnects: sum('disconnects'),
+      reconnects: sum('reconnects'),
+      connection_errors: sum('connectionErrors'),
+      close_codes: closeCodes
+    },
+    generator: {
+      cpu_cores: round(parts.reduce((a, p) => a + (p.cpuSeconds ?? 0), 0) / o.seconds),
+      event_loop_delay_p99_ms: round(Math.max(...perProc.map((p) => p.event_loop_delay_ms.p99))),
+      saturated: reasons.length > 0,
+      saturation_reasons: reasons,
+      per_proc: perProc
+    },
+    server_cpu_cores: round(probe.serverCpuCores),
+    machine_cpu_busy: round(probe.machineBusy),
+    // CPU used by everything else on the machine in the window (other jobs disturb the numbers)
+    other_cpu_cores: probe.machineBusy != null && probe.serverCpuCores != null
+      ? round(Math.max(0, probe.machineBusy * cpus().length - probe.serverCpuCores -
+        parts.reduce((a, p) => a + (p.cpuSeconds ?? 0), 0) / o.seconds))
+      : null,
+    errors
+  }
+  out.ok = errors.length === 0 && out.delivery.lost === 0 && out.convergence.converged
+  return out
+}
+
+async function standalone () {
+  let probe
+  const part = await runWorker(async () => {
+    const T0 = clock() + 200
+    probe = windowProbe(T0)
+    return T0
+  })
+  const out = report([part], await probe, 1)
+  console.log(JSON.stringify(out))
+  process.exit(out.ok ? 0 : 1)
+}
+
+async function coordinator () {
+  const self = fileURLToPath(import.meta.url)
+  const k = Math.min(o.procs, o.rooms)
+  const children = []
+  for (let i = 0; i < k; i++) {
+    const from = Math.floor((o.rooms * i) / k)
+    const to = Math.floor((o.rooms * (i + 1)) / k)
+    const args = [...process.argv.slice(2), '--procs', '1', '--child', '--room-from', String(from), '--room-to', String(to), '--room-prefix', o.roomPrefix]
+    const child = fork(self, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const c = { child, ready: null, result: null }
+    c.readyP = new Promise((resolve) => { c.ready = resolve })
+    c.resultP = new Promise((resolve) => {
+      child.on('message', (m) => {
+        if (m.type === 'ready') c.ready(m)
+        if (m.type === 'result') resolve(m.part)
+      })
+      child.on('exit', (code) => resolve(null))
+    })
+    children.push(c)
+  }
+  const kill = () => { for (const c of children) if (c.child.exitCode == null) c.child.kill('SIGTERM') }
+  process.on('exit', kill)
+  const readyTimeout = sleep((o.connectTimeout + 10) * 1000).then(() => null)
+  const readies = await Promise.all(children.map((c) => Promise.race([c.readyP, readyTimeout])))
+  if (readies.some((r) => r == null)) {
+    console.log(JSON.stringify({ url_base: o.urlBase, ok: false, errors: ['a child process did not get ready'] }))
+    process.exit(1)
+  }
+  const T0 = clock() + 300
+  const probe = windowProbe(T0)
+  for (const c of children) c.child.send({ type: 'go', T0 })
+  const parts = await Promise.all(children.map((c) => c.resultP))
+  if (parts.some((p) => p == null)) {
+    console.log(JSON.stringify({ url_base: o.urlBase, ok: false, errors: ['a child process died before reporting'] }))
+    process.exit(1)
+  }
+  const out = report(parts, await probe, k)
+  console.log(JSON.stringify(out))
+  process.exit(out.ok ? 0 : 1)
+}
+
+async function child () {
+  process.on('disconnect', () => process.exit(4)) // coordinator gone
+  const part = await runWorker((info) => new Promise((resolve) => {
+    process.on('message', (m) => { if (m.type === 'go') resolve(m.T0) })
+    process.send({ type: 'ready', ...info })
+  }))
+  process.send({ type: 'result', part }, () => process.exit(0))
+}
+
+if (o.child) await child()
+else if (o.procs > 1) await coordinator()
+else await standalone()
