@@ -144,6 +144,12 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     public boolean loaded() {
       return loaded;
     }
+
+    /** The full state, encoded once until the document changes (newcomers, saves, snapshots share it). */
+    byte[] fullState() {
+      if (fullStateCache == null) fullStateCache = doc.encodeStateAsUpdate();
+      return fullStateCache;
+    }
   }
 
   private record Connection(ActorRef<Outbound> session, boolean readOnly, Set<Long> awarenessIds) {}
@@ -218,7 +224,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return new SnapshotAdapter<>() {
       @Override
       public Object toJournal(State state) {
-        return new Snapshot(state.doc.encodeStateAsUpdate(), state.updates, state.savedUpdates, state.loaded);
+        return new Snapshot(state.fullState(), state.updates, state.savedUpdates, state.loaded);
       }
 
       @Override
@@ -321,7 +327,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** Saves the full state if a save is owed and allowed (after the load, one at a time, not empty). */
   private Effect<Event, State> save(State state) {
     if (!state.loaded || saving || !state.dirty()) return Effect().none();
-    byte[] full = state.doc.encodeStateAsUpdate();
+    byte[] full = state.fullState();
     long covered = state.updates;
     if (full.length <= 2) return Effect().persist(new BackupConfirmed(covered)); // an empty document is not saved
     saving = true;
@@ -438,8 +444,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   private byte[] diffFor(State state, byte[] stateVector) {
     if (stateVector.length == 0 || (stateVector.length == 1 && stateVector[0] == 0)) {
-      if (state.fullStateCache == null) state.fullStateCache = state.doc.encodeStateAsUpdate();
-      return state.fullStateCache;
+      return state.fullState();
     }
     return state.doc.encodeStateAsUpdate(stateVector);
   }

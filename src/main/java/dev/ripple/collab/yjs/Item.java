@@ -294,9 +294,12 @@ public final class Item extends Struct {
     return r;
   }
 
-  /** A copy of this (update-level, unlinked) item from {@code diff} on, as yjs's sliceStruct. */
+  /**
+   * This (update-level, unlinked) item from {@code diff} on, as yjs's sliceStruct. Like yjs it cuts
+   * this item's content: mergeUpdates slices only the struct it is about to skip past.
+   */
   Item slice(long diff) {
-    Item r = new Item(client, clock + diff, copyContent().splice((int) diff));
+    Item r = new Item(client, clock + diff, content.splice((int) diff));
     r.originClient = client;
     r.originClock = clock + diff - 1;
     r.rightOriginClient = rightOriginClient;
@@ -305,14 +308,6 @@ public final class Item extends Struct {
     r.parentRef = parentRef;
     r.parentSub = parentSub;
     return r;
-  }
-
-  private Content copyContent() {
-    // splice mutates its receiver; update-level slicing must leave the source struct whole
-    Lib0Encoder e = new Lib0Encoder();
-    content.write(e, 0);
-    byte[] b = e.toByteArray();
-    return Content.read(new Lib0Decoder(b), content.ref());
   }
 
   @Override boolean mergeWith(Struct r) {
