@@ -18,33 +18,16 @@
 //                                              hosting the room leaves, the providers to reconnect and
 //                                              converge, and a fresh client on node C to read it all
 import * as Y from 'yjs'
-import { WebsocketProvider } from 'y-websocket'
-import YPartyKitProvider from 'y-partykit/provider'
 import WebSocket from 'ws'
+import { sleep, until, partyKit, websocket, synced, reporter, editAndConverge, newDocs } from './clients.mjs'
 
 const [, , scenario, ...args] = process.argv
 // every provider adds a process 'exit' listener: many rooms in one process are expected here
 process.setMaxListeners(0)
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-/** Polls cond every 50 ms until true or the deadline; returns whether it became true. */
-const until = async (cond, ms = 15000) => {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (cond()) return true
-    await sleep(50)
-  }
-  return cond()
-}
-
 const host = (port) => `127.0.0.1:${Number(port)}`
-const pk = (port, room, doc, opts = {}) =>
-  new YPartyKitProvider(host(port), room, doc, { WebSocketPolyfill: WebSocket, protocol: 'ws', disableBc: true, ...opts })
-const yws = (port, room, doc, opts = {}) =>
-  new WebsocketProvider(`ws://${host(port)}`, room, doc, { WebSocketPolyfill: WebSocket, disableBc: true, ...opts })
-
-const synced = (p, ms) => until(() => p.synced, ms)
+const pk = (port, room, doc, opts) => partyKit(host(port), room, doc, opts)
+const yws = (port, room, doc, opts) => websocket(host(port), room, doc, opts)
 
 /** A raw socket on a room (no Yjs client, so it never reconnects); resolves once open, records its close. */
 const raw = (port, room) => new Promise((resolve, reject) => {
@@ -55,10 +38,7 @@ const raw = (port, room) => new Promise((resolve, reject) => {
   ws.on('error', reject)
 })
 
-const done = (ok, detail) => {
-  console.log(JSON.stringify({ scenario, ok, ...detail }))
-  process.exit(ok ? 0 : 1)
-}
+const done = reporter(scenario)
 
 const text = (prefix, i) => `text ${prefix}-${i}`
 
@@ -79,22 +59,9 @@ async function writeOne (port, room, marker) {
 const scenarios = {
   async converge () {
     const [portA, portB, room = 'doc-cluster-converge'] = args
-    const docs = [new Y.Doc(), new Y.Doc(), new Y.Doc(), new Y.Doc()]
-    const providers = [pk(portA, room, docs[0]), yws(portA, room, docs[1]), pk(portB, room, docs[2]), yws(portB, room, docs[3])]
-    for (const p of providers) if (!(await synced(p))) return done(false, { reason: 'a provider never synced' })
-    docs.forEach((d, i) => {
-      for (let k = 0; k < 20; k++) d.getText('text').insert(0, `${i}:${k} `)
-      d.getMap('map').set(`client${i}`, { n: i, emoji: '😀' })
-      d.getArray('list').push([i])
-    })
-    let expectedLen = 0
-    for (let i = 0; i < 4; i++) for (let k = 0; k < 20; k++) expectedLen += `${i}:${k} `.length
-    const view = (d) => JSON.stringify([d.getText('text').toString(), d.getArray('list').toJSON(),
-      Object.entries(d.getMap('map').toJSON()).sort(([a], [b]) => a.localeCompare(b))])
-    const same = () => docs.every((d) => view(d) === view(docs[0]))
-    const ok = await until(() => docs[0].getText('text').length === expectedLen && docs[0].getArray('list').length === 4 && same())
-    providers.forEach((p) => p.destroy())
-    done(ok, { text: docs[0].getText('text').length, keys: Object.keys(docs[0].getMap('map').toJSON()).length, same: same() })
+    const docs = newDocs(4)
+    const r = await editAndConverge(docs, [pk(portA, room, docs[0]), yws(portA, room, docs[1]), pk(portB, room, docs[2]), yws(portB, room, docs[3])])
+    done(r.ok, r)
   },
 
   async fill () {

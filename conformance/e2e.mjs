@@ -3,59 +3,24 @@
 // Usage: node e2e.mjs <scenario> <port> [args...]; prints one JSON line and exits 0 when the
 // scenario's expectations hold, 1 (with the reason) when they do not. Every wait is bounded.
 import * as Y from 'yjs'
-import { WebsocketProvider } from 'y-websocket'
-import YPartyKitProvider from 'y-partykit/provider'
 import WebSocket from 'ws'
+import { sleep, until, partyKit, websocket, synced, reporter, editAndConverge, newDocs } from './clients.mjs'
 
 const [, , scenario, portArg, ...rest] = process.argv
 const port = Number(portArg)
 const host = `127.0.0.1:${port}`
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-/** Polls cond every 50 ms until true or the deadline; returns whether it became true. */
-const until = async (cond, ms = 15000) => {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (cond()) return true
-    await sleep(50)
-  }
-  return cond()
-}
-
-const pk = (room, doc, opts = {}) =>
-  new YPartyKitProvider(host, room, doc, { WebSocketPolyfill: WebSocket, protocol: 'ws', disableBc: true, ...opts })
-const yws = (room, doc, opts = {}) =>
-  new WebsocketProvider(`ws://${host}`, room, doc, { WebSocketPolyfill: WebSocket, disableBc: true, ...opts })
-
-const synced = (p) => until(() => p.synced)
-
-const done = (ok, detail) => {
-  console.log(JSON.stringify({ scenario, ok, ...detail }))
-  process.exit(ok ? 0 : 1)
-}
+const pk = (room, doc, opts) => partyKit(host, room, doc, opts)
+const yws = (room, doc, opts) => websocket(host, room, doc, opts)
+const done = reporter(scenario)
 
 const scenarios = {
   /** Two YPartyKitProviders and two WebsocketProviders edit one room and converge. */
   async converge () {
     const room = rest[0] || 'doc-converge'
-    const docs = [new Y.Doc(), new Y.Doc(), new Y.Doc(), new Y.Doc()]
-    const providers = [pk(room, docs[0]), pk(room, docs[1]), yws(room, docs[2]), yws(room, docs[3])]
-    for (const p of providers) if (!(await synced(p))) return done(false, { reason: 'a provider never synced' })
-    docs.forEach((d, i) => {
-      for (let k = 0; k < 20; k++) d.getText('text').insert(0, `${i}:${k} `)
-      d.getMap('map').set(`client${i}`, { n: i, emoji: '😀' })
-      d.getArray('list').push([i])
-    })
-    let expectedLen = 0
-    for (let i = 0; i < 4; i++) for (let k = 0; k < 20; k++) expectedLen += `${i}:${k} `.length
-    // map key order is each doc's own arrival order, so compare maps by sorted entries
-    const view = (d) => JSON.stringify([d.getText('text').toString(), d.getArray('list').toJSON(),
-      Object.entries(d.getMap('map').toJSON()).sort(([a], [b]) => a.localeCompare(b))])
-    const same = () => docs.every((d) => view(d) === view(docs[0]))
-    const ok = await until(() => docs[0].getText('text').length === expectedLen && docs[0].getArray('list').length === 4 && same())
-    providers.forEach((p) => p.destroy())
-    done(ok, { text: docs[0].getText('text').length, keys: Object.keys(docs[0].getMap('map').toJSON()).length })
+    const docs = newDocs(4)
+    const r = await editAndConverge(docs, [pk(room, docs[0]), pk(room, docs[1]), yws(room, docs[2]), yws(room, docs[3])])
+    done(r.ok, r)
   },
 
   /** Writes a marker text into a room and waits until the server has echoed the sync. */
