@@ -2,7 +2,7 @@
 // each bound to the same Y.Text through y-websocket against a Ripple server on 127.0.0.1, type
 // concurrently, and must converge. Screenshots go to <repo>/target/conformance/browser-*.png.
 // Usage: node check.mjs <port> [room]; prints one JSON line {ok, valueA, valueB, screenshots, ...}
-// and exits 0 when the two textareas converged on a value containing both inputs, 1 otherwise.
+// and exits 0 when the two textareas converged on one interleaving of both inputs, 1 otherwise.
 // Needs Debian's chromium (install-chromium.sh) and `npm run build` (dist/main.js). Every wait is bounded.
 import http from 'node:http'
 import fs from 'node:fs'
@@ -26,6 +26,25 @@ const inputA = 'Alpha typed in page A 🚀 done.'
 const inputB = 'Bravo from page B, ünïcödé 🎉 end.'
 
 const log = (...a) => console.error('[browser-check]', ...a)
+
+/** Whether the code points of s are exactly those of x and y merged, each kept in its own order. */
+const isInterleaving = (s, x, y) => {
+  const [S, X, Y] = [s, x, y].map((t) => Array.from(t))
+  if (S.length !== X.length + Y.length) return false
+  // ok[j]: the first i + j code points of S interleave X[0, i) and Y[0, j)
+  let ok = new Array(Y.length + 1)
+  ok[0] = true
+  for (let j = 1; j <= Y.length; j++) ok[j] = ok[j - 1] && S[j - 1] === Y[j - 1]
+  for (let i = 1; i <= X.length; i++) {
+    const next = new Array(Y.length + 1)
+    next[0] = ok[0] && S[i - 1] === X[i - 1]
+    for (let j = 1; j <= Y.length; j++) {
+      next[j] = (ok[j] && S[i + j - 1] === X[i - 1]) || (next[j - 1] && S[i + j - 1] === Y[j - 1])
+    }
+    ok = next
+  }
+  return ok[Y.length]
+}
 let finished = false
 const cleanups = []
 const cleanup = async () => {
@@ -136,7 +155,11 @@ try {
   const read = async () => Promise.all([pageA.locator('#text').inputValue(), pageB.locator('#text').inputValue()])
   let [valueA, valueB] = await read()
   const end = Date.now() + CONVERGE_MS
-  const converged = (a, b) => a === b && a.includes(inputA) && a.includes(inputB)
+  // Two people typing at once into one text: Yjs promises that both end with the same text and
+  // that it is an interleaving of the two inputs (every character of each, once, in its author's
+  // order). Whether each input also stays in one piece depends on where each page's caret was when
+  // the other's characters arrived, which is Chromium timing, not the server; it is reported only.
+  const converged = (a, b) => a === b && isInterleaving(a, inputA, inputB)
   while (!converged(valueA, valueB) && Date.now() < end) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     [valueA, valueB] = await read()
@@ -156,7 +179,8 @@ try {
 
   await done(ok, {
     valueA, valueB, screenshots, room, remoteDuringTyping,
-    ...(ok ? {} : { reason: 'the two textareas did not converge on a value containing both inputs', modelA, modelB, console: lastConsole() })
+    inputsContiguous: valueA.includes(inputA) && valueA.includes(inputB),
+    ...(ok ? {} : { reason: 'the two textareas did not converge on one interleaving of both inputs', modelA, modelB, console: lastConsole() })
   })
 } catch (e) {
   await done(false, { reason: e.message.split('\n').slice(0, 8).join(' | '), console: lastConsole() })
