@@ -68,6 +68,26 @@ public final class Main {
     return ConfigFactory.defaultOverrides().withFallback(overrides).withFallback(base).withFallback(ConfigFactory.defaultReference()).resolve();
   }
 
+  /**
+   * The journal and snapshot tables, created if missing. Nodes of a cluster start together (docker
+   * compose starts all three at once) and PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against
+   * a concurrent twin (one of them fails on the catalog's unique index), so a failed attempt is
+   * retried after a short random pause: the second attempt finds the tables made by the other node.
+   */
+  static void createSchema(ActorSystem<?> system) throws Exception {
+    int attempts = 5;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+        return;
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (attempt == attempts) throw e;
+        log.warn("creating the journal tables failed (attempt {} of {}), retrying: {}", attempt, attempts, e.getCause().toString());
+        Thread.sleep(200L + java.util.concurrent.ThreadLocalRandom.current().nextLong(800));
+      }
+    }
+  }
+
   /** Config discovery endpoints for the bootstrap from "host:port,host:port". */
   static Config contactPoints(String list, String serviceName) {
     // several nodes may share a host (local cluster, tests): every listed port is a contact point
@@ -95,7 +115,7 @@ public final class Main {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
-      SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      createSchema(system);
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
       Room.init(system, settings, backup);
       SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections);

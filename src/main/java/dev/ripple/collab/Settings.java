@@ -21,11 +21,18 @@ public record Settings(
     long historyMaxBytes,
     long historyMaxUpdates,
     int snapshotEvery,
-    Alarms alarms) {
+    Alarms alarms,
+    Sessions sessions) {
 
   /** A room's alarms: periodic and debounced saves, retries, load retries. */
   public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
       Duration loadRetryMax) {}
+
+  /**
+   * A session's link to its room: how often its Join is repeated until the room answers, how long
+   * it waits in all, and how many client messages it holds meanwhile.
+   */
+  public record Sessions(Duration joinRetry, Duration joinTimeout, int maxHeldMessages) {}
 
   /** As y-partykit's persistence modes. */
   public enum PersistenceMode { SNAPSHOT, HISTORY }
@@ -46,7 +53,8 @@ public record Settings(
         c.getLong("persistence.history.max-updates"),
         c.getInt("persistence.snapshot-every"),
         new Alarms(c.getDuration("alarms.period"), c.getDuration("alarms.debounce"), c.getDuration("alarms.retry-initial"),
-            c.getInt("alarms.retries"), c.getDuration("alarms.retry-later"), c.getDuration("alarms.load-retry-max")));
+            c.getInt("alarms.retries"), c.getDuration("alarms.retry-later"), c.getDuration("alarms.load-retry-max")),
+        new Sessions(c.getDuration("session.join-retry"), c.getDuration("session.join-timeout"), c.getInt("limits.outbound-queue-messages")));
   }
 
   public boolean validRoomId(String id) {

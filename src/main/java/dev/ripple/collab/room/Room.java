@@ -388,6 +388,12 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   }
 
   private Effect<Event, State> onJoin(State state, Join join) {
+    Connection known = connections.get(join.connectionId());
+    if (known != null && known.session().equals(join.session())) {
+      // the session repeated its Join before our answer reached it: answer again, sync once
+      join.session().tell(new Joined(ctx.getSelf()));
+      return Effect().none();
+    }
     timers.cancel("final"); // a reconnect inside the debounce window: no final save, periodic saving resumes
     if (connections.isEmpty()) timers.startTimerWithFixedDelay("periodic", new PeriodicSave(), alarms.period());
     connections.put(join.connectionId(), new Connection(join.session(), join.readOnly(), new HashSet<>()));

@@ -43,7 +43,11 @@ public final class Session {
         .preMaterialize(system);
     ActorRef<Room.Outbound> self = outbound.first();
     registry.add(self);
-    room.tell(new Room.Join(connectionId, self, readOnly));
+    // the link joins the room (through sharding, repeating the Join until the room answers) and
+    // carries the client's messages to the incarnation that answered; it watches that incarnation
+    ActorRef<RoomLink.Command> link = system.systemActorOf(
+        RoomLink.create(room, new Room.Join(connectionId, self, readOnly), roomId, settings.sessions()),
+        "room-link-" + java.util.UUID.randomUUID(), akka.actor.typed.Props.empty());
 
     BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks());
     Sink<Object, NotUsed> in = Flow.create()
@@ -59,15 +63,12 @@ public final class Session {
             return List.of();
           }
         })
-        .to(Sink.foreach(m -> room.tell(new Room.FromClient(connectionId, m))));
+        .to(Sink.foreach(m -> link.tell(new RoomLink.Inbound(m))));
 
-    // watches the room this session joined: when it stops, the client must reconnect (1012)
-    ActorRef<RoomWatch.Command> watch = system.systemActorOf(RoomWatch.create(self, roomId, connectionId),
-        "room-watch-" + java.util.UUID.randomUUID(), akka.actor.typed.Props.empty());
     Source<Room.Outbound, NotUsed> out = outbound.second()
         .filter(m -> {
           if (m instanceof Room.Joined joined) {
-            watch.tell(new RoomWatch.Watch(joined.room()));
+            link.tell(new RoomLink.Joined(joined.room()));
             return false;
           }
           return true;
@@ -81,9 +82,8 @@ public final class Session {
     return Flow.fromSinkAndSourceCoupled(in, out)
         .watchTermination((mat, done) -> {
           done.whenComplete((d, failure) -> {
-            watch.tell(new RoomWatch.Stop());
             registry.remove(self);
-            room.tell(new Room.Leave(connectionId));
+            link.tell(new RoomLink.Ended());
           });
           return mat;
         });

@@ -1,0 +1,203 @@
+package dev.ripple.collab.cluster;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * A Ripple cluster of separate JVM processes, started as a deployment starts them: {@code java
+ * dev.ripple.collab.Main} with {@code COLLAB_MODE=cluster} and the COLLAB_* environment variables
+ * (ports on 127.0.0.1, contact points, database), on one embedded PostgreSQL (zonky's real binaries)
+ * run by this JVM. Nodes can be killed with SIGKILL, stopped with SIGTERM (coordinated shutdown:
+ * a graceful leave) and started again on the same ports. Each node's output goes to its own log.
+ */
+final class ProcessCluster implements AutoCloseable {
+  /** One node's fixed ports; its process changes when it is restarted. */
+  static final class Node {
+    final String name;
+    final int httpPort, remotePort, managementPort;
+    Process process;
+
+    Node(String name, int httpPort, int remotePort, int managementPort) {
+      this.name = name;
+      this.httpPort = httpPort;
+      this.remotePort = remotePort;
+      this.managementPort = managementPort;
+    }
+
+    boolean running() {
+      return process != null && process.isAlive();
+    }
+
+    @Override
+    public String toString() {
+      return name + "(http " + httpPort + ", pid " + (process == null ? "-" : process.pid()) + ")";
+    }
+  }
+
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  private final EmbeddedPostgres postgres;
+  private final Path work;
+  private final List<Node> nodes = new ArrayList<>();
+  private final Map<String, String> extraProperties;
+
+  private ProcessCluster(EmbeddedPostgres postgres, Path work, Map<String, String> extraProperties) {
+    this.postgres = postgres;
+    this.work = work;
+    this.extraProperties = extraProperties;
+  }
+
+  /**
+   * PostgreSQL, then {@code size} node processes started at once (as docker compose starts them);
+   * returns when every node's /ready answers 200. {@code properties} become -D options of every node.
+   */
+  static ProcessCluster start(String name, int size, Map<String, String> properties) throws Exception {
+    Path work = Files.createDirectories(Path.of("target", "cluster-process").toAbsolutePath())
+        .resolve(name + "-" + System.currentTimeMillis());
+    Files.createDirectories(work);
+    ProcessCluster cluster = new ProcessCluster(EmbeddedPostgres.builder().start(), work, properties);
+    try {
+      for (int i = 1; i <= size; i++) cluster.nodes.add(new Node("node" + i, freePort(), freePort(), freePort()));
+      for (Node n : cluster.nodes) cluster.launch(n);
+      for (Node n : cluster.nodes) cluster.awaitReady(n, Duration.ofSeconds(120));
+      return cluster;
+    } catch (Exception | Error e) {
+      cluster.close();
+      throw e;
+    }
+  }
+
+  List<Node> nodes() {
+    return List.copyOf(nodes);
+  }
+
+  Path work() {
+    return work;
+  }
+
+  String httpPorts() {
+    return nodes.stream().map(n -> Integer.toString(n.httpPort)).collect(Collectors.joining(","));
+  }
+
+  /** Starts the node's process (again, after a kill or stop) with the same ports and data directory. */
+  void launch(Node n) throws IOException {
+    if (n.running()) throw new IllegalStateException(n + " is running");
+    String javaBin = ProcessHandle.current().info().command().orElse("java");
+    // surefire runs tests from a manifest-only jar; its full class path is in this property
+    String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    List<String> cmd = new ArrayList<>(List.of(javaBin, "-Xmx512m", "-Xss4m", "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.io.tmpdir=" + work));
+    extraProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+    cmd.addAll(List.of("-cp", classPath, "dev.ripple.collab.Main"));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(work.resolve(n.name + ".log").toFile()));
+    Map<String, String> env = pb.environment();
+    env.keySet().removeIf(k -> k.startsWith("COLLAB_") || k.startsWith("CONVEX_") || k.equals("PARTYKIT_SECRET"));
+    env.put("COLLAB_MODE", "cluster");
+    env.put("COLLAB_HOST", "127.0.0.1");
+    env.put("COLLAB_BIND_HOST", "127.0.0.1");
+    env.put("COLLAB_PORT", Integer.toString(n.httpPort));
+    env.put("COLLAB_REMOTE_PORT", Integer.toString(n.remotePort));
+    env.put("COLLAB_MANAGEMENT_PORT", Integer.toString(n.managementPort));
+    env.put("COLLAB_CONTACT_POINTS", nodes.stream().map(m -> "127.0.0.1:" + m.managementPort).collect(Collectors.joining(",")));
+    env.put("COLLAB_DATA_DIR", Files.createDirectories(work.resolve(n.name + "-data")).toString());
+    env.put("COLLAB_DB_URL", postgres.getJdbcUrl("postgres", "postgres"));
+    env.put("COLLAB_DB_USER", "postgres");
+    env.put("COLLAB_DB_PASSWORD", "");
+    Files.writeString(work.resolve(n.name + ".log"), "---- start " + java.time.Instant.now() + "\n",
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    n.process = pb.start();
+  }
+
+  /** SIGKILL: the process dies at once, without leaving the cluster or closing its sockets cleanly. */
+  long kill(Node n) throws InterruptedException {
+    n.process.destroyForcibly();
+    long at = System.currentTimeMillis();
+    if (!n.process.waitFor(10, TimeUnit.SECONDS)) throw new AssertionError(n + " did not die after SIGKILL");
+    return at;
+  }
+
+  /** SIGTERM: coordinated shutdown (close sockets with 1012, hand rooms over, leave); waits until the process exits. */
+  void stop(Node n, Duration max) throws InterruptedException {
+    n.process.destroy();
+    if (!n.process.waitFor(max.toMillis(), TimeUnit.MILLISECONDS)) {
+      n.process.destroyForcibly();
+      throw new AssertionError(n + " did not exit within " + max.toSeconds() + " s of SIGTERM; log " + work.resolve(n.name + ".log"));
+    }
+  }
+
+  /** Polls GET /ready (Up in the cluster and the database answers) until 200. */
+  void awaitReady(Node n, Duration max) throws Exception {
+    String last = "no answer";
+    long deadline = System.nanoTime() + max.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!n.running()) throw new AssertionError(n + " exited with " + n.process.exitValue() + "; log " + work.resolve(n.name + ".log"));
+      try {
+        HttpResponse<String> r = get(n.httpPort, "/ready");
+        if (r.statusCode() == 200) return;
+        last = r.statusCode() + " " + r.body();
+      } catch (IOException e) {
+        last = e.toString();
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError(n + " was not ready within " + max.toSeconds() + " s; last answer: " + last + "; log " + work.resolve(n.name + ".log"));
+  }
+
+  private static final Pattern SHARD = Pattern.compile("\"shardId\"\\s*:\\s*\"([^\"]+)\"");
+
+  /** The shards of the Room entity this node hosts, from Akka Management's GET /cluster/shards/Room. */
+  Set<String> shardsOf(Node n) throws Exception {
+    HttpResponse<String> r = get(n.managementPort, "/cluster/shards/Room");
+    if (r.statusCode() != 200) throw new AssertionError("GET /cluster/shards/Room on " + n + ": " + r.statusCode() + " " + r.body());
+    Set<String> shards = new TreeSet<>();
+    Matcher m = SHARD.matcher(r.body());
+    while (m.find()) shards.add(m.group(1));
+    return shards;
+  }
+
+  private static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
+    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** SIGTERM to every node at once, SIGKILL to any still running after 40 s, then PostgreSQL. */
+  @Override
+  public void close() throws Exception {
+    for (Node n : nodes) if (n.running()) n.process.destroy();
+    for (Node n : nodes) {
+      if (n.process != null && !n.process.waitFor(40, TimeUnit.SECONDS)) n.process.destroyForcibly();
+    }
+    postgres.close();
+  }
+
+  static Map<String, String> properties(String... kv) {
+    Map<String, String> m = new HashMap<>();
+    for (int i = 0; i + 1 < kv.length; i += 2) m.put(kv[i], kv[i + 1]);
+    return m;
+  }
+}
