@@ -11,7 +11,7 @@
 #   scripts/local-cluster.sh stop     the nodes (SIGTERM: graceful leave), then PostgreSQL
 #   scripts/local-cluster.sh clean    stop, and delete the database and logs
 #
-# Node i (1-3): HTTP/WebSocket 127.0.0.1:200i, Artery 255i, management 855i. There is no load
+# Node i (1-3, or 1-LOCAL_CLUSTER_NODES): HTTP/WebSocket 127.0.0.1:200i, Artery 255i, management 855i. There is no load
 # balancer here: a client may use any node (every node serves every room); deploy/nginx.conf is
 # the one docker-compose puts in front. State (pid files, logs, database) is in target/local-cluster/.
 set -euo pipefail
@@ -21,7 +21,10 @@ STATE="$ROOT/target/local-cluster"
 # RIPPLE_JAR: run another build of the server (default: the project's, built if missing)
 JAR="${RIPPLE_JAR:-$ROOT/target/ripple-collab.jar}"
 PGDATA="$STATE/pg"
-NODES=(1 2 3)
+# LOCAL_CLUSTER_NODES: how many nodes (1-9, default 3), e.g. 1 for one node on PostgreSQL
+NODE_COUNT="${LOCAL_CLUSTER_NODES:-3}"
+[[ "$NODE_COUNT" =~ ^[1-9]$ ]] || { echo "[local-cluster] error: LOCAL_CLUSTER_NODES must be 1-9" >&2; exit 2; }
+mapfile -t NODES < <(seq 1 "$NODE_COUNT")
 READY_TIMEOUT=${READY_TIMEOUT:-150}
 
 http_port() { echo $((2000 + $1)); }
@@ -124,7 +127,9 @@ ensure_jar() {
 
 start_node() {
   local i=$1 contacts
-  contacts="127.0.0.1:$(management_port 1),127.0.0.1:$(management_port 2),127.0.0.1:$(management_port 3)"
+  local j
+  contacts=""
+  for j in "${NODES[@]}"; do contacts+="${contacts:+,}127.0.0.1:$(management_port "$j")"; done
   mkdir -p "$STATE/node$i"
   # Every node is on 127.0.0.1: the bootstrap must not keep only the contact point on its own
   # management port (filter-on-fallback-port is for hosts that list several ports each).
@@ -139,6 +144,7 @@ start_node() {
     COLLAB_MANAGEMENT_BIND_HOST=127.0.0.1 \
     COLLAB_DISCOVERY_METHOD=config \
     COLLAB_CONTACT_POINTS="$contacts" \
+    COLLAB_REQUIRED_CONTACT_POINTS="${#NODES[@]}" \
     COLLAB_DB_URL="jdbc:postgresql://127.0.0.1:$(pg_port)/ripple" \
     COLLAB_DB_USER=ripple \
     COLLAB_DB_PASSWORD=ripple \
@@ -164,10 +170,11 @@ await_node() {
 }
 
 stop_nodes() {
-  local i pids=() deadline
-  for i in "${NODES[@]}"; do
-    if alive_pid "$STATE/node$i.pid"; then
-      kill -TERM "$(cat "$STATE/node$i.pid")" && pids+=("$(cat "$STATE/node$i.pid")")
+  local f pids=() deadline
+  # every node this script started, whatever LOCAL_CLUSTER_NODES is now
+  for f in "$STATE"/node[1-9].pid; do
+    if alive_pid "$f"; then
+      kill -TERM "$(cat "$f")" && pids+=("$(cat "$f")")
     fi
   done
   # coordinated shutdown: sockets closed with 1012, rooms handed over, cluster left, JVM exits
@@ -176,7 +183,7 @@ stop_nodes() {
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
     kill -0 "$pid" 2>/dev/null && { log "pid $pid did not exit in time: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
   done
-  for i in "${NODES[@]}"; do rm -f "$STATE/node$i.pid"; done
+  rm -f "$STATE"/node[1-9].pid
   ((${#pids[@]} > 0)) && log "nodes stopped (${#pids[@]})" || true
 }
 
@@ -201,11 +208,10 @@ cmd_start() {
   # concurrently); its HTTP port answers once that is done
   start_node 1
   await_node 1 /alive 90
-  start_node 2
-  start_node 3
+  for i in "${NODES[@]:1}"; do start_node "$i"; done
   for i in "${NODES[@]}"; do await_node "$i" /ready "$READY_TIMEOUT"; done
   trap - EXIT
-  log "cluster of 3 ready in $((SECONDS - t0)) s:"
+  log "cluster of ${#NODES[@]} ready in $((SECONDS - t0)) s:"
   for i in "${NODES[@]}"; do
     echo "  node $i  ws://127.0.0.1:$(http_port "$i")/<room>  (parties: 127.0.0.1:$(http_port "$i")/parties/main/<room>)  management http://127.0.0.1:$(management_port "$i")  artery $(remote_port "$i")"
   done

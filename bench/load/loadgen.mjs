@@ -5,6 +5,10 @@
 //   node loadgen.mjs --url-base ws://127.0.0.1:PORT --rooms N --clients M --rate U --seconds S
 //                    [--warmup 3] [--procs K] [--server-pid PID] [--label NAME]
 //
+// Against a cluster, --url-base lists every node (comma-separated) and --server-pid every node's
+// pid: client c of room r connects to node (r + c) mod nodes, as a round-robin load balancer would
+// place them, so every room has clients on several nodes and its fan-out crosses nodes.
+//
 // N rooms x M clients; every client sets its own key of the shared map 'lat' to
 // { t: <send time>, seq } U times a second on a jittered timer. Every other client of the room
 // sees the change (map observer) and records receive time - t: the end-to-end fan-out latency
@@ -40,7 +44,7 @@ const DEFAULTS = {
   payload: 0, // extra characters in every update, for bigger messages
   connectTimeout: 60,
   settleTimeout: 20,
-  serverPid: 0, // if set, the server's CPU use (its process tree) during the window is reported
+  serverPid: '', // pid[,pid...]: if set, the servers' CPU use (their process trees) during the window is reported
   label: '',
   satEldMs: 10, // event-loop delay p99 above this: the generator is saturated
   satCpu: 0.9, // CPU (cores) of one generator process above this: saturated
@@ -53,7 +57,18 @@ const DEFAULTS = {
 const ELD_RESOLUTION_MS = 2
 
 const o = parseArgs(process.argv.slice(2), DEFAULTS)
-if (!/^wss?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(o.urlBase)) {
+const urlBases = o.urlBase.split(',')
+const serverPids = String(o.serverPid).split(',').map(Number).filter((n) => n > 0)
+const serversCpuSeconds = () => {
+  let total = 0
+  for (const pid of serverPids) {
+    const t = procTreeCpuSeconds(pid)
+    if (t == null) return null
+    total += t
+  }
+  return total
+}
+if (!urlBases.every((u) => /^wss?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(u))) {
   console.error('--url-base must be a ws:// URL on the loopback interface, e.g. ws://127.0.0.1:1234')
   process.exit(2)
 }
@@ -132,7 +147,7 @@ async function runWorker (waitForGo) {
         provider: null
       }
       cl.map.observe((ev) => onChange(cl, ev))
-      const provider = new WebsocketProvider(o.urlBase, name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+      const provider = new WebsocketProvider(urlBases[(r + c) % urlBases.length], name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
       provider.on('sync', (s) => { if (s) cl.synced = true })
       provider.on('status', ({ status }) => {
         if (status === 'connected') {
@@ -276,11 +291,11 @@ function windowProbe (T0) {
   let s0 = null
   let m0 = null
   setTimeout(() => {
-    s0 = o.serverPid ? procTreeCpuSeconds(o.serverPid) : null
+    s0 = serverPids.length > 0 ? serversCpuSeconds() : null
     m0 = machineCpu()
   }, Math.max(0, from - clock()))
   const done = new Promise((resolve) => setTimeout(() => {
-    const s1 = o.serverPid ? procTreeCpuSeconds(o.serverPid) : null
+    const s1 = serverPids.length > 0 ? serversCpuSeconds() : null
     if (s0 != null && s1 != null) res.serverCpuCores = (s1 - s0) / o.seconds
     if (m0) res.machineBusy = machineBusy(m0, machineCpu())
     resolve(res)

@@ -87,6 +87,20 @@ class RoomTest {
   }
 
   @Test
+  void aRepeatedJoinOfTheSameSessionIsAnsweredAgainButSyncedOnce() {
+    join(alice, "a", false);
+    // the session repeated its Join before the answer reached it
+    room.runCommand(new Room.Join("a", alice.ref(), false));
+    alice.expectMessageClass(Room.Joined.class);
+    alice.expectNoMessage(QUIET); // no second sync step 1
+    room.runCommand(update("a", HELLO));
+    join(bob, "b", false);
+    room.runCommand(new Room.Leave("a"));
+    room.runCommand(update("b", WORLD));
+    alice.expectNoMessage(QUIET); // one Leave ends the connection, however many Joins it sent
+  }
+
+  @Test
   void updateIsJournaledThenBroadcastToTheOthersOnly() {
     join(alice, "a", false);
     join(bob, "b", false);

@@ -30,8 +30,14 @@ class SessionTest {
     testKit.shutdownTestKit();
   }
 
+  /** A Join repeated only after a minute: tests that do not answer it see exactly one. */
   private static Settings settings(int queue) {
-    return Settings.from(ConfigFactory.parseMap(Map.of("ripple.limits.outbound-queue-messages", queue))
+    return settings(queue, "1m", "5m");
+  }
+
+  private static Settings settings(int queue, String joinRetry, String joinTimeout) {
+    return Settings.from(ConfigFactory.parseMap(Map.of("ripple.limits.outbound-queue-messages", queue,
+            "ripple.session.join-retry", joinRetry, "ripple.session.join-timeout", joinTimeout))
         .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
   }
 
@@ -94,8 +100,61 @@ class SessionTest {
     Source.<Object>single(SyncProtocol.syncStep1(new byte[] {0})).concat(Source.never())
         .via(Session.flow(testKit.system(), settings(64), new SessionRegistry(), room.ref(), "doc-1", "c3", false))
         .runWith(Sink.ignore(), testKit.system());
-    room.expectMessageClass(Room.Join.class);
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    room.expectNoMessage(java.time.Duration.ofMillis(200)); // held until the room answers
+    join.session().tell(new Room.Joined(room.ref()));
     Room.FromClient msg = room.expectMessageClass(Room.FromClient.class);
     assertTrue(msg.message() instanceof SyncProtocol.SyncStep1);
+  }
+
+  @Test
+  void joinIsRepeatedUntilTheRoomAnswersThenHeldMessagesGoToThatIncarnationInOrder() throws Exception {
+    TestProbe<Room.Command> sharded = testKit.createTestProbe();
+    var client = Source.<Object>queue(16, akka.stream.OverflowStrategy.fail())
+        .via(Session.flow(testKit.system(), settings(64, "100ms", "5m"), new SessionRegistry(), sharded.ref(), "doc-1", "c5", false))
+        .toMat(Sink.ignore(), Keep.left())
+        .run(testKit.system());
+    client.offer(SyncProtocol.syncStep1(new byte[] {0}));
+    client.offer(SyncProtocol.update(new byte[] {0, 0}));
+    // a Join lost on its way (its room's node just died) is sent again
+    Room.Join first = sharded.expectMessageClass(Room.Join.class);
+    Room.Join again = sharded.expectMessageClass(Room.Join.class);
+    assertEquals(first, again);
+    TestProbe<Room.Command> incarnation = testKit.createTestProbe();
+    first.session().tell(new Room.Joined(incarnation.ref()));
+    assertInstanceOf(SyncProtocol.SyncStep1.class, incarnation.expectMessageClass(Room.FromClient.class).message());
+    assertInstanceOf(SyncProtocol.SyncUpdate.class, incarnation.expectMessageClass(Room.FromClient.class).message());
+    client.offer(SyncProtocol.update(new byte[] {0, 0}));
+    assertEquals("c5", incarnation.expectMessageClass(Room.FromClient.class).connectionId());
+    // answered: no more Joins, and nothing through sharding
+    for (int i = 0; i < 50; i++) { // Joins sent before the answer arrived, then silence
+      Room.Command m;
+      try {
+        m = sharded.receiveMessage(java.time.Duration.ofMillis(400));
+      } catch (AssertionError silence) {
+        break;
+      }
+      assertInstanceOf(Room.Join.class, m);
+    }
+    sharded.expectNoMessage(java.time.Duration.ofMillis(300));
+    // a second incarnation that took a late Join is left at once
+    TestProbe<Room.Command> stale = testKit.createTestProbe();
+    first.session().tell(new Room.Joined(stale.ref()));
+    assertEquals("c5", stale.expectMessageClass(Room.Leave.class).connectionId());
+    client.complete();
+    assertEquals("c5", incarnation.expectMessageClass(Room.Leave.class).connectionId());
+  }
+
+  @Test
+  void aRoomThatNeverAnswersClosesTheSessionWith1013() throws Exception {
+    TestProbe<Room.Command> sharded = testKit.createTestProbe();
+    SinkQueueWithCancel<Room.Outbound> client = Source.never()
+        .via(Session.flow(testKit.system(), settings(64, "1m", "300ms"), new SessionRegistry(), sharded.ref(), "doc-1", "c6", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    sharded.expectMessageClass(Room.Join.class);
+    Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
+    assertEquals(CloseCodes.TRY_AGAIN_LATER, close.code());
+    assertEquals("c6", sharded.expectMessageClass(Room.Leave.class).connectionId());
   }
 }

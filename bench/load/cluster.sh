@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Three-node cluster vs one node, same load, one run: bash bench/load/cluster.sh
+#
+# 1. npm ci here; the server jar (built with the Maven wrapper and copied to $RIPPLE_JAR unless
+#    SKIP_BUILD=1 and the copy exists)
+# 2. each setup, started fresh, gets run.sh's profiles with run.sh's generator (bench/load/loadgen.mjs,
+#    real y-websocket providers): a discarded warm-up, 10 rooms x 5 clients x 5 updates/s, then
+#    50 rooms x 5 clients x 10 updates/s:
+#      single  one node on its embedded defaults (H2 journal): `java -jar`, as the README runs it
+#      pg1     one node in cluster mode on PostgreSQL (scripts/local-cluster.sh, LOCAL_CLUSTER_NODES=1)
+#      pg3     three nodes on PostgreSQL (scripts/local-cluster.sh); client c of room r connects to
+#              node (r + c) mod 3, as a round-robin balancer places them, so every room's fan-out
+#              crosses nodes
+#    The server CPU reported for a cluster is the sum over its nodes; PostgreSQL's is not included.
+# 3. cluster-report.mjs prints the table and writes out/cluster/results.md
+#
+# Everything is on 127.0.0.1; every step is bounded. Knobs (environment): SETUPS ("single pg1 pg3"),
+# LOAD_SECONDS (30), WARMUP (5), PROCS_LIGHT / PROCS_HEAVY (1 / 2), RIPPLE_JAR (/tmp/ripple-bench.jar),
+# SKIP_BUILD (0), QUIET_WAIT (120), OTHER_MAX (0.15), RETRIES (2), QUIET_WAIT_EACH (60): as run.sh.
+# PostgreSQL is Debian's, installed by scripts/local-cluster.sh if missing (as in `local-cluster.sh start`).
+set -euo pipefail
+
+LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
+OUT="$LOAD_DIR/out/cluster"
+LOCAL_CLUSTER="$ROOT/scripts/local-cluster.sh"
+LOAD_SECONDS="${LOAD_SECONDS:-30}"
+WARMUP="${WARMUP:-5}"
+PROCS_LIGHT="${PROCS_LIGHT:-1}"
+PROCS_HEAVY="${PROCS_HEAVY:-2}"
+RIPPLE_JAR="${RIPPLE_JAR:-/tmp/ripple-bench.jar}"
+SKIP_BUILD="${SKIP_BUILD:-0}"
+QUIET_WAIT="${QUIET_WAIT:-120}"
+SETUPS="${SETUPS:-single pg1 pg3}"
+RETRIES="${RETRIES:-2}"
+OTHER_MAX="${OTHER_MAX:-0.15}"
+QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-60}"
+source "$LOAD_DIR/common.sh"
+
+CLUSTER_UP=0
+cluster_down() {
+  if (( CLUSTER_UP )); then
+    RIPPLE_JAR="$RIPPLE_JAR" bash "$LOCAL_CLUSTER" clean > /dev/null 2>&1 || true
+    CLUSTER_UP=0
+  fi
+}
+trap 'cleanup; cluster_down' EXIT
+
+# cluster_up N: PostgreSQL and N nodes, fresh; sets URL_BASE and SERVER_PIDS
+cluster_up() {
+  local n="$1" i state="$ROOT/target/local-cluster"
+  RIPPLE_JAR="$RIPPLE_JAR" bash "$LOCAL_CLUSTER" clean > /dev/null 2>&1 || true
+  CLUSTER_UP=1
+  LOCAL_CLUSTER_NODES="$n" RIPPLE_JAR="$RIPPLE_JAR" bash "$LOCAL_CLUSTER" start
+  URL_BASE=""
+  SERVER_PIDS=""
+  for i in $(seq 1 "$n"); do
+    URL_BASE+="${URL_BASE:+,}ws://127.0.0.1:$((2000 + i))"
+    SERVER_PIDS+="${SERVER_PIDS:+,}$(cat "$state/node$i.pid")"
+  done
+  echo "nodes: $URL_BASE (pids $SERVER_PIDS)"
+}
+
+# profiles SETUP: warm-up (discarded), light, heavy against whatever URL_BASE / SERVER_PIDS point at
+profiles() {
+  local setup="$1"
+  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$setup-warmup" --rooms 50 --clients 5 --rate 10 --seconds 15 --warmup 2 --procs "$PROCS_HEAVY" --label warmup
+  sleep 10 # the warm-up's rooms compact and back up when their clients leave
+  step "$setup: 10 rooms x 5 clients x 5 updates/s, ${LOAD_SECONDS}s"
+  loadgen "$setup-light" --rooms 10 --clients 5 --rate 5 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_LIGHT" --label "10x5x5"
+  step "$setup: 50 rooms x 5 clients x 10 updates/s, ${LOAD_SECONDS}s"
+  loadgen "$setup-heavy" --rooms 50 --clients 5 --rate 10 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_HEAVY" --label "50x5x10"
+}
+
+cd "$LOAD_DIR"
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.err "$OUT"/*.log "$OUT"/*.lines "$OUT"/results.md
+
+step "npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+if [[ "$SKIP_BUILD" != 1 || ! -f "$RIPPLE_JAR" ]]; then
+  step "build the server jar"
+  (cd "$ROOT" && ./mvnw -q -B package -DskipTests && cp target/ripple-collab.jar "$RIPPLE_JAR")
+fi
+
+step "machine: waiting up to ${QUIET_WAIT}s for other jobs to calm down"
+node quiet.mjs --max-wait "$QUIET_WAIT" | tee "$OUT/machine.json"
+
+for setup in $SETUPS; do
+  case "$setup" in
+    single)
+      step "single: one node, embedded defaults (H2)"
+      unset URL_BASE SERVER_PIDS
+      start_server ripple "single-load"
+      profiles single
+      stop_server
+      ;;
+    pg1|pg3)
+      n="${setup#pg}"
+      step "$setup: $n node(s) in cluster mode on PostgreSQL"
+      cluster_up "$n"
+      profiles "$setup"
+      cluster_down
+      unset URL_BASE SERVER_PIDS
+      ;;
+    *) echo "unknown setup $setup (single, pg1, pg3)" >&2; exit 2 ;;
+  esac
+done
+
+step "report"
+node cluster-report.mjs --out "$OUT" --seconds "$LOAD_SECONDS" --total-seconds "$(( $(date +%s) - START ))"
+step "done: $OUT/results.md"
