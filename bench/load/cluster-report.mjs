@@ -29,7 +29,7 @@ const lines = [
   '',
   'Fan-out latency: from a client\'s update to every other client of its room applying it (real y-websocket',
   'providers, loadgen.mjs). Server CPU: all nodes together, in cores, over the measured window (PostgreSQL',
-  'not included). Other: CPU used by everything else on the machine meanwhile (the load generator included).',
+  'not included). Other: CPU used meanwhile by everything else on the machine but the load generator (PostgreSQL included).',
   '',
   '| setup | profile | p50 ms | p99 ms | max ms | updates/s (target) | lost | converged | server CPU cores | µs CPU per update | other cores |',
   '|---|---|---|---|---|---|---|---|---|---|---|'

@@ -15,7 +15,7 @@
 # 3. cluster-report.mjs prints the table and writes out/cluster/results.md
 #
 # Everything is on 127.0.0.1; every step is bounded. Knobs (environment): SETUPS ("single pg1 pg3"),
-# LOAD_SECONDS (30), WARMUP (5), PROCS_LIGHT / PROCS_HEAVY (1 / 2), RIPPLE_JAR (/tmp/ripple-bench.jar),
+# LOAD_SECONDS (30), WARMUP (5), WARMUP_LOAD_SECONDS (45, the discarded warm-up profile), PROCS_LIGHT / PROCS_HEAVY (1 / 2), RIPPLE_JAR (/tmp/ripple-bench.jar),
 # SKIP_BUILD (0), QUIET_WAIT (120), OTHER_MAX (0.15), RETRIES (2), QUIET_WAIT_EACH (60): as run.sh.
 # PostgreSQL is Debian's, installed by scripts/local-cluster.sh if missing (as in `local-cluster.sh start`).
 set -euo pipefail
@@ -35,6 +35,7 @@ SETUPS="${SETUPS:-single pg1 pg3}"
 RETRIES="${RETRIES:-2}"
 OTHER_MAX="${OTHER_MAX:-0.15}"
 QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-60}"
+WARMUP_LOAD_SECONDS="${WARMUP_LOAD_SECONDS:-45}"
 source "$LOAD_DIR/common.sh"
 
 CLUSTER_UP=0
@@ -64,7 +65,9 @@ cluster_up() {
 # profiles SETUP: warm-up (discarded), light, heavy against whatever URL_BASE / SERVER_PIDS point at
 profiles() {
   local setup="$1"
-  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$setup-warmup" --rooms 50 --clients 5 --rate 10 --seconds 15 --warmup 2 --procs "$PROCS_HEAVY" --label warmup
+  # longer than run.sh's 15 s: each of three JVMs sees a third of it, and a JVM still compiling its
+  # hot paths costs twice the CPU per update (measured: 0.95 vs 0.55 cores in back-to-back runs)
+  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$setup-warmup" --rooms 50 --clients 5 --rate 10 --seconds "$WARMUP_LOAD_SECONDS" --warmup 2 --procs "$PROCS_HEAVY" --label warmup
   sleep 10 # the warm-up's rooms compact and back up when their clients leave
   step "$setup: 10 rooms x 5 clients x 5 updates/s, ${LOAD_SECONDS}s"
   loadgen "$setup-light" --rooms 10 --clients 5 --rate 5 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_LIGHT" --label "10x5x5"
