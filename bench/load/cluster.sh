@@ -11,10 +11,12 @@
 #      pg3     three nodes on PostgreSQL (scripts/local-cluster.sh); client c of room r connects to
 #              node (r + c) mod 3, as a round-robin balancer places them, so every room's fan-out
 #              crosses nodes
+#      pg3near three nodes on PostgreSQL with COLLAB_ROOM_PLACEMENT=near-clients, every client of
+#              room r on node r mod 3 (a balancer hashing the room): rooms live where their clients are
 #    The server CPU reported for a cluster is the sum over its nodes; PostgreSQL's is not included.
 # 3. cluster-report.mjs prints the table and writes out/cluster/results.md
 #
-# Everything is on 127.0.0.1; every step is bounded. Knobs (environment): SETUPS ("single pg1 pg3"),
+# Everything is on 127.0.0.1; every step is bounded. Knobs (environment): SETUPS ("single pg1 pg3 pg3near"),
 # LOAD_SECONDS (30), WARMUP (5), WARMUP_LOAD_SECONDS (45, the discarded warm-up profile), PROCS_LIGHT / PROCS_HEAVY (1 / 2), RIPPLE_JAR (/tmp/ripple-bench.jar),
 # SKIP_BUILD (0), QUIET_WAIT (120), OTHER_MAX (0.15), RETRIES (2), QUIET_WAIT_EACH (60): as run.sh.
 # PostgreSQL is Debian's, installed by scripts/local-cluster.sh if missing (as in `local-cluster.sh start`).
@@ -31,7 +33,7 @@ PROCS_HEAVY="${PROCS_HEAVY:-2}"
 RIPPLE_JAR="${RIPPLE_JAR:-/tmp/ripple-bench.jar}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 QUIET_WAIT="${QUIET_WAIT:-120}"
-SETUPS="${SETUPS:-single pg1 pg3}"
+SETUPS="${SETUPS:-single pg1 pg3 pg3near}"
 RETRIES="${RETRIES:-2}"
 OTHER_MAX="${OTHER_MAX:-0.15}"
 QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-60}"
@@ -65,14 +67,15 @@ cluster_up() {
 # profiles SETUP: warm-up (discarded), light, heavy against whatever URL_BASE / SERVER_PIDS point at
 profiles() {
   local setup="$1"
+  shift # the rest: extra loadgen options
   # longer than run.sh's 15 s: each of three JVMs sees a third of it, and a JVM still compiling its
   # hot paths costs twice the CPU per update (measured: 0.95 vs 0.55 cores in back-to-back runs)
-  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$setup-warmup" --rooms 50 --clients 5 --rate 10 --seconds "$WARMUP_LOAD_SECONDS" --warmup 2 --procs "$PROCS_HEAVY" --label warmup
+  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$setup-warmup" --rooms 50 --clients 5 --rate 10 --seconds "$WARMUP_LOAD_SECONDS" --warmup 2 --procs "$PROCS_HEAVY" --label warmup "$@"
   sleep 10 # the warm-up's rooms compact and back up when their clients leave
   step "$setup: 10 rooms x 5 clients x 5 updates/s, ${LOAD_SECONDS}s"
-  loadgen "$setup-light" --rooms 10 --clients 5 --rate 5 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_LIGHT" --label "10x5x5"
+  loadgen "$setup-light" --rooms 10 --clients 5 --rate 5 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_LIGHT" --label "10x5x5" "$@"
   step "$setup: 50 rooms x 5 clients x 10 updates/s, ${LOAD_SECONDS}s"
-  loadgen "$setup-heavy" --rooms 50 --clients 5 --rate 10 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_HEAVY" --label "50x5x10"
+  loadgen "$setup-heavy" --rooms 50 --clients 5 --rate 10 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_HEAVY" --label "50x5x10" "$@"
 }
 
 cd "$LOAD_DIR"
@@ -107,7 +110,14 @@ for setup in $SETUPS; do
       cluster_down
       unset URL_BASE SERVER_PIDS
       ;;
-    *) echo "unknown setup $setup (single, pg1, pg3)" >&2; exit 2 ;;
+    pg3near)
+      step "$setup: 3 nodes on PostgreSQL, rooms placed near their clients, clients of a room on one node"
+      COLLAB_ROOM_PLACEMENT=near-clients cluster_up 3
+      profiles "$setup" --placement room
+      cluster_down
+      unset URL_BASE SERVER_PIDS
+      ;;
+    *) echo "unknown setup $setup (single, pg1, pg3, pg3near)" >&2; exit 2 ;;
   esac
 done
 

@@ -7,7 +7,9 @@
 //
 // Against a cluster, --url-base lists every node (comma-separated) and --server-pid every node's
 // pid: client c of room r connects to node (r + c) mod nodes, as a round-robin load balancer would
-// place them, so every room has clients on several nodes and its fan-out crosses nodes.
+// place them, so every room has clients on several nodes and its fan-out crosses nodes. With
+// --placement room every client of room r connects to node r mod nodes instead, as a balancer that
+// hashes the room (nginx `hash $uri consistent`) places them.
 //
 // N rooms x M clients; every client sets its own key of the shared map 'lat' to
 // { t: <send time>, seq } U times a second on a jittered timer. Every other client of the room
@@ -44,6 +46,7 @@ const DEFAULTS = {
   payload: 0, // extra characters in every update, for bigger messages
   connectTimeout: 60,
   settleTimeout: 20,
+  placement: 'spread', // spread: client c of room r on node (r + c) mod n; room: every client of room r on node r mod n
   serverPid: '', // pid[,pid...]: if set, the servers' CPU use (their process trees) during the window is reported
   label: '',
   satEldMs: 10, // event-loop delay p99 above this: the generator is saturated
@@ -147,7 +150,8 @@ async function runWorker (waitForGo) {
         provider: null
       }
       cl.map.observe((ev) => onChange(cl, ev))
-      const provider = new WebsocketProvider(urlBases[(r + c) % urlBases.length], name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+      const node = (o.placement === 'room' ? r : r + c) % urlBases.length
+      const provider = new WebsocketProvider(urlBases[node], name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
       provider.on('sync', (s) => { if (s) cl.synced = true })
       provider.on('status', ({ status }) => {
         if (status === 'connected') {

@@ -13,6 +13,7 @@ import dev.ripple.collab.backup.SnapshotBackup;
 import java.time.Duration;
 import java.util.Optional;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.cluster.sharding.typed.ShardingEnvelope;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
 import akka.persistence.typed.PersistenceId;
@@ -161,8 +162,15 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
    * (crash, node loss) is started again and makes the save it owes: the durable alarm.
    */
   public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup) {
-    ClusterSharding.get(system).init(Entity.of(ENTITY_TYPE_KEY,
-        ctx -> create(ctx.getEntityId(), settings, backup, ctx.getShard())));
+    Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(ENTITY_TYPE_KEY,
+        ctx -> create(ctx.getEntityId(), settings, backup, ctx.getShard()));
+    String placement = system.settings().config().getString("ripple.cluster.room-placement");
+    switch (placement) {
+      case "balanced" -> { } // Akka's default: least shards per node, rebalanced
+      case "near-clients" -> entity = entity.withAllocationStrategy(new NearClientsAllocation());
+      default -> throw new IllegalArgumentException("ripple.cluster.room-placement must be balanced or near-clients, not " + placement);
+    }
+    ClusterSharding.get(system).init(entity);
   }
 
   /** @param shard where to ask for passivation; null outside sharding (the room then just stops) */
