@@ -2,20 +2,12 @@
 // The table of out/cluster/{single,pg1,pg3}-{light,heavy}.json (written by cluster.sh), with the
 // cluster goal checked: p99 fan-out under 50 ms at 50 rooms x 5 clients x 10 updates/s on three
 // nodes. Prints it and writes out/cluster/results.md.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseArgs } from './lib.mjs'
+import { parseArgs, readResult } from './lib.mjs'
 
 const o = parseArgs(process.argv.slice(2), { out: 'out/cluster', seconds: 0, totalSeconds: 0 })
-const read = (name) => {
-  const f = join(o.out, `${name}.json`)
-  if (!existsSync(f)) return null
-  try {
-    return JSON.parse(readFileSync(f, 'utf8').trim().split('\n').pop())
-  } catch {
-    return null
-  }
-}
+const read = (name) => readResult(o.out, name)
 const SETUPS = [
   ['single', 'one node, embedded defaults (H2)'],
   ['pg1', 'one node, cluster mode, PostgreSQL'],

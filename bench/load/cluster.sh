@@ -78,20 +78,7 @@ profiles() {
   loadgen "$setup-heavy" --rooms 50 --clients 5 --rate 10 --seconds "$LOAD_SECONDS" --warmup "$WARMUP" --procs "$PROCS_HEAVY" --label "50x5x10" "$@"
 }
 
-cd "$LOAD_DIR"
-mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.err "$OUT"/*.log "$OUT"/*.lines "$OUT"/results.md
-
-step "npm ci"
-npm ci --no-audit --no-fund --loglevel=error
-
-if [[ "$SKIP_BUILD" != 1 || ! -f "$RIPPLE_JAR" ]]; then
-  step "build the server jar"
-  (cd "$ROOT" && ./mvnw -q -B package -DskipTests && cp target/ripple-collab.jar "$RIPPLE_JAR")
-fi
-
-step "machine: waiting up to ${QUIET_WAIT}s for other jobs to calm down"
-node quiet.mjs --max-wait "$QUIET_WAIT" | tee "$OUT/machine.json"
+prepare
 
 for setup in $SETUPS; do
   case "$setup" in

@@ -1,4 +1,4 @@
-# Shared by run.sh and cluster.sh (sourced, not run): timing steps, starting and stopping a Ripple
+# Shared by run.sh and cluster.sh (sourced, not run): preparing a run, timing steps, starting and stopping a Ripple
 # server or the reference, and one load profile with its quiet waits and retries. The caller sets
 # LOAD_DIR, OUT, RIPPLE_JAR, QUIET_WAIT_EACH, RETRIES, OTHER_MAX. loadgen() points the generator at
 # URL_BASE (default ws://127.0.0.1:$PORT; a comma-separated list for a cluster) and reports the CPU
@@ -94,3 +94,21 @@ loadgen() {
   [[ "$best" == "$try" ]] || echo "  kept attempt $((best + 1)) (least disturbed)"
 }
 
+# prepare: a fresh $OUT, the pinned npm packages, the server jar (built unless SKIP_BUILD=1 and
+# $RIPPLE_JAR exists), then a wait of up to QUIET_WAIT s for other jobs to calm down; ends in $LOAD_DIR
+prepare() {
+  cd "$LOAD_DIR"
+  mkdir -p "$OUT"
+  rm -f "$OUT"/*.json "$OUT"/*.err "$OUT"/*.log "$OUT"/*.lines "$OUT"/results.md
+
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+
+  if [[ "$SKIP_BUILD" != 1 || ! -f "$RIPPLE_JAR" ]]; then
+    step "build the server jar"
+    (cd "$ROOT" && ./mvnw -q -B package -DskipTests && cp target/ripple-collab.jar "$RIPPLE_JAR")
+  fi
+
+  step "machine: waiting up to ${QUIET_WAIT}s for other jobs to calm down"
+  node quiet.mjs --max-wait "$QUIET_WAIT" | tee "$OUT/machine.json"
+}

@@ -1,6 +1,7 @@
 // Small helpers shared by loadgen.mjs, memory.mjs and report.mjs: argument parsing, one clock for
 // every process on this machine, a mergeable latency histogram, and CPU readings from /proc.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 
 /** Milliseconds since the epoch with sub-millisecond resolution; comparable across processes here. */
@@ -157,3 +158,14 @@ export function machineBusy (a, b) {
 }
 
 export const round = (x, digits = 3) => (x == null ? null : Math.round(x * 10 ** digits) / 10 ** digits)
+
+/** The last JSON line of <dir>/<name>.json (a result written by run.sh or cluster.sh), or null. */
+export function readResult (dir, name) {
+  const f = join(dir, `${name}.json`)
+  if (!existsSync(f)) return null
+  try {
+    return JSON.parse(readFileSync(f, 'utf8').trim().split('\n').pop())
+  } catch {
+    return null
+  }
+}

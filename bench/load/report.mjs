@@ -4,20 +4,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { parseArgs } from './lib.mjs'
+import { parseArgs, readResult } from './lib.mjs'
 
 const o = parseArgs(process.argv.slice(2), {
   out: 'out', seconds: 0, warmup: 0, procsLight: 1, procsHeavy: 1, totalSeconds: 0
 })
-const read = (name) => {
-  const f = join(o.out, `${name}.json`)
-  if (!existsSync(f)) return null
-  try {
-    return JSON.parse(readFileSync(f, 'utf8').trim().split('\n').pop())
-  } catch {
-    return null
-  }
-}
+const read = (name) => readResult(o.out, name)
 const servers = [['ripple', 'Ripple (H2 journal)'], ['ref', '@y/websocket-server (in memory)']]
 const DOC_KINDS = ['encoded', 'text', 'paste']
 const data = Object.fromEntries(servers.map(([k]) => [k, {

@@ -44,20 +44,7 @@ QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-60}"
 # step, start_server/stop_server, loadgen (with its quiet waits and retries): shared with cluster.sh
 source "$LOAD_DIR/common.sh"
 
-cd "$LOAD_DIR"
-mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.err "$OUT"/*.log "$OUT"/*.lines "$OUT"/results.md
-
-step "npm ci"
-npm ci --no-audit --no-fund --loglevel=error
-
-if [[ "$SKIP_BUILD" != 1 || ! -f "$RIPPLE_JAR" ]]; then
-  step "build the server jar"
-  (cd "$ROOT" && ./mvnw -q -B package -DskipTests && cp target/ripple-collab.jar "$RIPPLE_JAR")
-fi
-
-step "machine: waiting up to ${QUIET_WAIT}s for other jobs to calm down"
-node quiet.mjs --max-wait "$QUIET_WAIT" | tee "$OUT/machine.json"
+prepare
 
 for kind in $SERVERS; do
   if [[ "$kind" == ripple ]]; then label="Ripple"; else label="@y/websocket-server"; fi
