@@ -1,8 +1,18 @@
 # Shared by run.sh and cluster.sh (sourced, not run): preparing a run, timing steps, starting and stopping a Ripple
 # server or the reference, and one load profile with its quiet waits and retries. The caller sets
-# LOAD_DIR, OUT, RIPPLE_JAR, QUIET_WAIT_EACH, RETRIES, OTHER_MAX. loadgen() points the generator at
-# URL_BASE (default ws://127.0.0.1:$PORT; a comma-separated list for a cluster) and reports the CPU
-# of SERVER_PIDS (default $SERVER_PID).
+# LOAD_DIR, ROOT and OUT; the knobs both scripts share get their defaults here. loadgen() points the
+# generator at URL_BASE (default ws://127.0.0.1:$PORT; a comma-separated list for a cluster) and
+# reports the CPU of SERVER_PIDS (default $SERVER_PID).
+LOAD_SECONDS="${LOAD_SECONDS:-30}"
+WARMUP="${WARMUP:-5}"
+PROCS_LIGHT="${PROCS_LIGHT:-1}"
+PROCS_HEAVY="${PROCS_HEAVY:-2}"
+RIPPLE_JAR="${RIPPLE_JAR:-/tmp/ripple-bench.jar}"
+SKIP_BUILD="${SKIP_BUILD:-0}"
+QUIET_WAIT="${QUIET_WAIT:-120}"
+RETRIES="${RETRIES:-2}"
+OTHER_MAX="${OTHER_MAX:-0.15}"
+QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-60}"
 START=$(date +%s)
 step() { printf '\n=== [%4ds] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 
