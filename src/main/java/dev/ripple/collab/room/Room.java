@@ -6,24 +6,23 @@ import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.TimerScheduler;
-import akka.persistence.typed.RecoveryCompleted;
-import akka.persistence.typed.javadsl.SignalHandler;
-import dev.ripple.collab.backup.BackupException;
-import dev.ripple.collab.backup.SnapshotBackup;
-import java.time.Duration;
-import java.util.Optional;
-import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.ShardingEnvelope;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
 import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.RecoveryCompleted;
 import akka.persistence.typed.SnapshotAdapter;
 import akka.persistence.typed.javadsl.CommandHandler;
 import akka.persistence.typed.javadsl.Effect;
 import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
+import akka.persistence.typed.javadsl.SignalHandler;
+import dev.ripple.collab.Metrics;
 import dev.ripple.collab.Settings;
+import dev.ripple.collab.backup.BackupException;
+import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.protocol.Awareness;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.ProtocolException;
@@ -31,11 +30,13 @@ import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.PendingLimitException;
 import dev.ripple.collab.yjs.UpdateFormatException;
 import dev.ripple.collab.yjs.YDoc;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -175,7 +176,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   /** @param shard where to ask for passivation; null outside sharding (the room then just stops) */
   public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup,
-      ActorRef<akka.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard) {
+      ActorRef<ClusterSharding.ShardCommand> shard) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, roomId, settings, backup, shard)));
   }
 
@@ -188,7 +189,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final LinkedHashMap<String, Connection> connections = new LinkedHashMap<>();
   private final Awareness awareness = new Awareness();
-  private final dev.ripple.collab.Metrics metrics;
+  private final Metrics metrics;
   // not persisted: what is in flight right now
   private boolean saving;
   private int saveFailures;
@@ -205,7 +206,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     this.alarms = settings.alarms();
     this.backup = backup;
     this.shard = shard;
-    this.metrics = dev.ripple.collab.Metrics.get(ctx.getSystem());
+    this.metrics = Metrics.get(ctx.getSystem());
   }
 
   private YDoc newDoc() {
