@@ -30,6 +30,7 @@ public final class Routes extends AllDirectives {
   private final ClusterSharding sharding;
   private final SessionRegistry sessions;
   private final Authenticator authenticator;
+  private final WebSocketFrames frames;
 
   public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions, Authenticator authenticator) {
     this.system = system;
@@ -37,6 +38,7 @@ public final class Routes extends AllDirectives {
     this.sharding = ClusterSharding.get(system);
     this.sessions = sessions;
     this.authenticator = authenticator;
+    this.frames = new WebSocketFrames(system, settings.maxMessageBytes());
   }
 
   public Route routes() {
@@ -62,9 +64,8 @@ public final class Routes extends AllDirectives {
         AuthResult.Allowed allowed = (AuthResult.Allowed) result;
         boolean readOnly = allowed.access() == Access.READ;
         String connectionId = query.getOrDefault("_pk", UUID.randomUUID().toString()) + "/" + UUID.randomUUID();
-        return extractWebSocketUpgrade(upgrade -> complete(WebSocketFrames.upgrade(system, upgrade,
-            Session.flow(system, settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly),
-            settings.maxMessageBytes())));
+        return extractWebSocketUpgrade(upgrade -> complete(frames.upgrade(upgrade,
+            new Session(settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly, frames::wire))));
       });
     }));
   }

@@ -12,21 +12,12 @@ import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.ws.WebSocketUpgrade;
 import akka.http.scaladsl.settings.ServerSettings;
 import akka.http.scaladsl.settings.WebSocketSettings;
-import akka.stream.FlowShape;
-import akka.stream.UniformFanInShape;
-import akka.stream.UniformFanOutShape;
-import akka.stream.javadsl.Flow;
-import akka.stream.javadsl.GraphDSL;
-import akka.stream.javadsl.Merge;
-import akka.stream.javadsl.Partition;
-import akka.stream.javadsl.Source;
 import akka.util.ByteString;
 import akka.util.ByteStringBuilder;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.room.Room;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import scala.Option;
 import scala.concurrent.duration.FiniteDuration;
@@ -35,15 +26,16 @@ import scala.concurrent.duration.FiniteDuration;
  * The WebSocket message layer, in place of akka-http's own. akka-http's message API can only close
  * a connection with 1000 or 1011, and a Yjs server must say why it closes (1003/1007 malformed, 1009
  * too big, 1012 restarting, 1013 overloaded, 44xx auth). We keep akka-http's framing, masking,
- * ping/pong, close handshake and keep-alive, and replace only the top layer: whole messages in
- * (text as String, binary as byte[], bounded in size), {@link Room.Outbound} out, where
- * {@link Room.Close} becomes a close frame with its code and reason.
+ * ping/pong, close handshake and keep-alive, and replace only the top layer with a {@link Session}
+ * on this class's {@link Session.Wire}: whole messages in (text as String, binary as byte[], bounded
+ * in size), binary frames out, and {@link Room.Close} as a close frame with its code and reason.
  *
  * <p>This uses akka-http's internal frame API ({@code UpgradeToWebSocketLowLevel.handleFrames}),
  * stable within the pinned 10.5.3; the server's end-to-end tests exercise it with real clients.
  */
 public final class WebSocketFrames {
   private static final FiniteDuration CLOSE_TIMEOUT = FiniteDuration.apply(3, TimeUnit.SECONDS);
+  private static final Duration CLOSE_TICK = Duration.ofSeconds(3);
   // Scala singleton objects nested in akka-http's (Scala) frame handler, looked up once
   private static final Object MESSAGE_END = scalaObject("akka.http.impl.engine.ws.FrameHandler$MessageEnd$");
   private static final Object USER_HANDLER_COMPLETED = scalaObject("akka.http.impl.engine.ws.FrameHandler$UserHandlerCompleted$");
@@ -58,58 +50,75 @@ public final class WebSocketFrames {
     }
   }
 
-  private WebSocketFrames() {}
+  private final akka.stream.scaladsl.BidiFlow<Object, Object, Object, Object, NotUsed> lower;
+  private final long maxMessageBytes;
 
-  /**
-   * Upgrades to a WebSocket handled by {@code app}: it receives whole messages (String, byte[], or
-   * a {@link ProtocolException} for a message over {@code maxMessageBytes}) and emits what to send.
-   */
+  /** The frame layers, built once and shared by every connection (a blueprint is immutable). */
   @SuppressWarnings({"unchecked", "rawtypes"})
-  public static HttpResponse upgrade(ActorSystem<?> system, WebSocketUpgrade upgrade, Flow<Object, Room.Outbound, NotUsed> app,
-      long maxMessageBytes) {
+  public WebSocketFrames(ActorSystem<?> system, long maxMessageBytes) {
+    this.maxMessageBytes = maxMessageBytes;
     WebSocketSettings ws = ((ServerSettings) ServerSettings.apply(Adapter.toClassic(system))).websocketSettings();
     WebSocket$ stack = WebSocket$.MODULE$;
-    akka.stream.scaladsl.BidiFlow lower = ((akka.stream.scaladsl.BidiFlow) stack.masking(true, ws.randomFactory()))
+    this.lower = ((akka.stream.scaladsl.BidiFlow) stack.masking(true, ws.randomFactory()))
         .atop((akka.stream.scaladsl.BidiFlow) stack.frameHandling(true, CLOSE_TIMEOUT, Logging.getLogger(Adapter.toClassic(system), WebSocketFrames.class)))
         .atop((akka.stream.scaladsl.BidiFlow) stack.periodicKeepAlive(ws));
-    akka.stream.scaladsl.Flow frames = (akka.stream.scaladsl.Flow) lower.join(messageLayer(app, maxMessageBytes).asScala());
+  }
+
+  /** Upgrades to a WebSocket whose messages {@code session} handles (made with {@link #wire()}). */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  public HttpResponse upgrade(WebSocketUpgrade upgrade, Session session) {
+    akka.stream.scaladsl.Flow frames = (akka.stream.scaladsl.Flow) lower.join(session);
     return ((UpgradeToWebSocketLowLevel) upgrade).handleFrames(frames, Option.empty());
   }
 
-  /** Frame-handler outputs in, frame-out-handler inputs out; control events pass straight through. */
-  private static Flow<Object, Object, NotUsed> messageLayer(Flow<Object, Room.Outbound, NotUsed> app, long maxMessageBytes) {
-    Flow<Object, Object, NotUsed> toApp = Flow.create()
-        .statefulMapConcat(() -> new Assembler(maxMessageBytes)::accept)
-        .via(app)
-        .map(WebSocketFrames::render)
-        .concat(Source.single(USER_HANDLER_COMPLETED)); // our side is done: finish the close handshake
-    return Flow.fromGraph(GraphDSL.create(b -> {
-      // the peer's close ends our input too: the application then completes, and the close
-      // handshake is answered (UserHandlerCompleted above)
-      FlowShape<Object, Object> untilPeerClosed = b.add(Flow.create().takeWhile(o -> !(o instanceof FrameHandler.PeerClosed), true));
-      UniformFanOutShape<Object, Object> split =
-          b.add(Partition.create(Object.class, 2, o -> o instanceof FrameHandler.BypassEvent ? 0 : 1));
-      UniformFanInShape<Object, Object> merge = b.add(Merge.create(3));
-      FlowShape<Object, Object> appShape = b.add(toApp);
-      b.from(split.out(0)).toInlet(merge.in(0));
-      b.from(split.out(1)).via(appShape).toInlet(merge.in(1));
-      // drives the close handshake's timeout while we wait for the peer's close frame
-      b.from(b.add(Source.tick(Duration.ofSeconds(3), Duration.ofSeconds(3), TICK))).toInlet(merge.in(2));
-      b.from(untilPeerClosed).toInlet(split.in());
-      return FlowShape.of(untilPeerClosed.in(), merge.out());
-    }));
+  /** A fresh wire for one connection: frame-handler outputs in, frame-out-handler inputs out. */
+  public Session.Wire wire() {
+    return new FrameWire(maxMessageBytes);
   }
 
-  private static Object render(Room.Outbound out) {
-    if (out instanceof Room.Send send) {
-      return FrameEvent$.MODULE$.fullFrame((akka.http.impl.engine.ws.Protocol.Opcode) BINARY, Option.empty(),
-          ByteString.fromArrayUnsafe(send.frame()), true, false, false, false);
+  private static final class FrameWire implements Session.Wire {
+    private final Assembler assembler;
+
+    FrameWire(long maxMessageBytes) {
+      assembler = new Assembler(maxMessageBytes);
     }
-    Room.Close close = (Room.Close) out;
-    String reason = close.reason() == null ? "" : close.reason();
-    // a close frame's reason is at most 123 bytes of UTF-8
-    while (reason.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 123) reason = reason.substring(0, reason.length() - 1);
-    return new FrameHandler.ActivelyCloseWithCode(Option.apply((Object) close.code()), reason);
+
+    @Override
+    public Object receive(Object element) {
+      // control events (pongs to answer, the peer's close) go straight back to the frame layer
+      if (element instanceof FrameHandler.BypassEvent) return new Session.Passthrough(element, element instanceof FrameHandler.PeerClosed);
+      return assembler.accept(element);
+    }
+
+    @Override
+    public Object render(Room.Outbound out) {
+      if (out instanceof Room.Send send) {
+        return FrameEvent$.MODULE$.fullFrame((akka.http.impl.engine.ws.Protocol.Opcode) BINARY, Option.empty(),
+            ByteString.fromArrayUnsafe(send.frame()), true, false, false, false);
+      }
+      Room.Close close = (Room.Close) out;
+      String reason = close.reason() == null ? "" : close.reason();
+      // a close frame's reason is at most 123 bytes of UTF-8
+      while (reason.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 123) reason = reason.substring(0, reason.length() - 1);
+      return new FrameHandler.ActivelyCloseWithCode(Option.apply((Object) close.code()), reason);
+    }
+
+    /** Our side is done: the frame layer finishes the close handshake. */
+    @Override
+    public Object finished() {
+      return USER_HANDLER_COMPLETED;
+    }
+
+    /** Drives the close handshake's timeout while we wait for the peer's close frame. */
+    @Override
+    public Object tick() {
+      return TICK;
+    }
+
+    @Override
+    public Duration tickInterval() {
+      return CLOSE_TICK;
+    }
   }
 
   /** Joins message parts into whole messages, refusing to buffer past the limit. */
@@ -124,7 +133,8 @@ public final class WebSocketFrames {
       this.max = max;
     }
 
-    List<Object> accept(Object part) {
+    /** A whole message, a ProtocolException, or null. */
+    Object accept(Object part) {
       if (part instanceof FrameHandler.BinaryMessagePart p) {
         if (binary == null) binary = new ByteStringBuilder();
         if (grow(p.data().size())) binary.append(p.data());
@@ -136,9 +146,9 @@ public final class WebSocketFrames {
         return p.last() ? finish(text.toString()) : overLimitOnce();
       }
       if (part == MESSAGE_END) {
-        return binary != null ? finish(binary.result().toArray()) : text != null ? finish(text.toString()) : List.of();
+        return binary != null ? finish(binary.result().toArray()) : text != null ? finish(text.toString()) : null;
       }
-      return List.of();
+      return null;
     }
 
     private boolean reported;
@@ -150,13 +160,13 @@ public final class WebSocketFrames {
     }
 
     /** Tells the application as soon as a message passes the limit (it closes the connection), once. */
-    private List<Object> overLimitOnce() {
-      if (!tooBig || reported) return List.of();
+    private Object overLimitOnce() {
+      if (!tooBig || reported) return null;
       reported = true;
-      return List.of(new ProtocolException(CloseCodes.TOO_BIG, "message exceeds the limit of " + max + " bytes"));
+      return new ProtocolException(CloseCodes.TOO_BIG, "message exceeds the limit of " + max + " bytes");
     }
 
-    private List<Object> finish(Object whole) {
+    private Object finish(Object whole) {
       boolean wasTooBig = tooBig;
       boolean wasReported = reported;
       long total = size;
@@ -166,10 +176,10 @@ public final class WebSocketFrames {
       tooBig = false;
       reported = false;
       if (wasTooBig) {
-        return wasReported ? List.of()
-            : List.of(new ProtocolException(CloseCodes.TOO_BIG, "message of " + total + " bytes exceeds the limit of " + max));
+        return wasReported ? null
+            : new ProtocolException(CloseCodes.TOO_BIG, "message of " + total + " bytes exceeds the limit of " + max);
       }
-      return List.of(whole);
+      return whole;
     }
   }
 }

@@ -46,7 +46,7 @@ class SessionTest {
     TestProbe<Room.Command> room = testKit.createTestProbe();
     SessionRegistry registry = new SessionRegistry();
     SinkQueueWithCancel<Room.Outbound> client = Source.never()
-        .via(Session.flow(testKit.system(), settings(8), registry, room.ref(), "doc-1", "c1", false))
+        .via(Session.flow(settings(8), registry, room.ref(), "doc-1", "c1", false))
         .toMat(Sink.queue(1), Keep.right())
         .run(testKit.system());
     Room.Join join = room.expectMessageClass(Room.Join.class);
@@ -69,7 +69,7 @@ class SessionTest {
     TestProbe<Room.Command> room = testKit.createTestProbe();
     SinkQueueWithCancel<Room.Outbound> client = Source.<Object>single(new byte[] {0, 2, (byte) 0xff, (byte) 0xff, 0x0f})
         .concat(Source.never())
-        .via(Session.flow(testKit.system(), settings(64), new SessionRegistry(), room.ref(), "doc-1", "c2", false))
+        .via(Session.flow(settings(64), new SessionRegistry(), room.ref(), "doc-1", "c2", false))
         .toMat(Sink.queue(1), Keep.right())
         .run(testKit.system());
     room.expectMessageClass(Room.Join.class);
@@ -82,7 +82,7 @@ class SessionTest {
   void sessionIsClosedWith1012WhenItsRoomStops() throws Exception {
     TestProbe<Room.Command> room = testKit.createTestProbe();
     SinkQueueWithCancel<Room.Outbound> client = Source.never()
-        .via(Session.flow(testKit.system(), settings(64), new SessionRegistry(), room.ref(), "doc-1", "c4", false))
+        .via(Session.flow(settings(64), new SessionRegistry(), room.ref(), "doc-1", "c4", false))
         .toMat(Sink.queue(1), Keep.right())
         .run(testKit.system());
     Room.Join join = room.expectMessageClass(Room.Join.class);
@@ -98,7 +98,7 @@ class SessionTest {
   void wellFormedMessageReachesTheRoomDecoded() {
     TestProbe<Room.Command> room = testKit.createTestProbe();
     Source.<Object>single(SyncProtocol.syncStep1(new byte[] {0})).concat(Source.never())
-        .via(Session.flow(testKit.system(), settings(64), new SessionRegistry(), room.ref(), "doc-1", "c3", false))
+        .via(Session.flow(settings(64), new SessionRegistry(), room.ref(), "doc-1", "c3", false))
         .runWith(Sink.ignore(), testKit.system());
     Room.Join join = room.expectMessageClass(Room.Join.class);
     room.expectNoMessage(java.time.Duration.ofMillis(200)); // held until the room answers
@@ -111,7 +111,7 @@ class SessionTest {
   void joinIsRepeatedUntilTheRoomAnswersThenHeldMessagesGoToThatIncarnationInOrder() throws Exception {
     TestProbe<Room.Command> sharded = testKit.createTestProbe();
     var client = Source.<Object>queue(16, akka.stream.OverflowStrategy.fail())
-        .via(Session.flow(testKit.system(), settings(64, "100ms", "5m"), new SessionRegistry(), sharded.ref(), "doc-1", "c5", false))
+        .via(Session.flow(settings(64, "100ms", "5m"), new SessionRegistry(), sharded.ref(), "doc-1", "c5", false))
         .toMat(Sink.ignore(), Keep.left())
         .run(testKit.system());
     client.offer(SyncProtocol.syncStep1(new byte[] {0}));
@@ -149,7 +149,7 @@ class SessionTest {
   void aRoomThatNeverAnswersClosesTheSessionWith1013() throws Exception {
     TestProbe<Room.Command> sharded = testKit.createTestProbe();
     SinkQueueWithCancel<Room.Outbound> client = Source.never()
-        .via(Session.flow(testKit.system(), settings(64, "1m", "300ms"), new SessionRegistry(), sharded.ref(), "doc-1", "c6", false))
+        .via(Session.flow(settings(64, "1m", "300ms"), new SessionRegistry(), sharded.ref(), "doc-1", "c6", false))
         .toMat(Sink.queue(1), Keep.right())
         .run(testKit.system());
     sharded.expectMessageClass(Room.Join.class);
