@@ -49,6 +49,8 @@ import org.slf4j.LoggerFactory;
 public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, Room.State> {
   public static final EntityTypeKey<Command> ENTITY_TYPE_KEY = EntityTypeKey.create(Command.class, "Room");
   private static final Logger log = LoggerFactory.getLogger(Room.class);
+  /** How long an encoded full state is kept for the next newcomers. */
+  static final Duration STATE_CACHE_TTL = Duration.ofSeconds(5);
 
   // ------------------------------------------------------------------ protocol
 
@@ -81,6 +83,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   /** The cold-start load finished: the backup (empty = new document), or failed. */
   private record LoadDone(Optional<byte[]> backup, Throwable failure) implements Command {}
+
+  /** The encoded full state has been kept long enough: a quiet room does not hold its document twice. */
+  private record DropStateCache() implements Command {}
 
   /** What a room tells a session. Frames are encoded once and shared by every recipient. */
   public sealed interface Outbound {}
@@ -127,7 +132,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     /** The update the command handler validated, so the event handler applies it without decoding again. */
     YDoc.PreparedUpdate prepared;
     byte[] preparedBytes;
-    /** Full state, encoded once for every newcomer until the document changes. */
+    /**
+     * Full state, encoded once for the newcomers, saves and snapshots of the next
+     * {@link Room#STATE_CACHE_TTL} (a reconnect storm encodes it once), until the document changes.
+     */
     byte[] fullStateCache;
 
     State(YDoc doc) {
@@ -147,7 +155,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       return loaded;
     }
 
-    /** The full state, encoded once until the document changes (newcomers, saves, snapshots share it). */
+    /** The full state, encoded once until the document changes or the cache is dropped. */
     byte[] fullState() {
       if (fullStateCache == null) fullStateCache = doc.encodeStateAsUpdate();
       return fullStateCache;
@@ -233,7 +241,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return new SnapshotAdapter<>() {
       @Override
       public Object toJournal(State state) {
-        return new Snapshot(state.fullState(), state.updates, state.savedUpdates, state.loaded);
+        return new Snapshot(fullState(state), state.updates, state.savedUpdates, state.loaded);
       }
 
       @Override
@@ -268,6 +276,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(RetrySave.class, (state, c) -> save(state))
         .onCommand(FinalSave.class, this::onFinalSave)
         .onCommand(SaveDone.class, this::onSaveDone)
+        .onCommand(DropStateCache.class, (state, c) -> {
+          state.fullStateCache = null;
+          return Effect().none();
+        })
         .build();
   }
 
@@ -336,7 +348,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** Saves the full state if a save is owed and allowed (after the load, one at a time, not empty). */
   private Effect<Event, State> save(State state) {
     if (!state.loaded || saving || !state.dirty()) return Effect().none();
-    byte[] full = state.fullState();
+    byte[] full = fullState(state);
     long covered = state.updates;
     if (full.length <= 2) return Effect().persist(new BackupConfirmed(covered)); // an empty document is not saved
     saving = true;
@@ -457,9 +469,15 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
   }
 
+  /** The full state; when it is encoded anew, the cache is dropped {@link #STATE_CACHE_TTL} later. */
+  private byte[] fullState(State state) {
+    if (state.fullStateCache == null) timers.startSingleTimer("drop-state-cache", new DropStateCache(), STATE_CACHE_TTL);
+    return state.fullState();
+  }
+
   private byte[] diffFor(State state, byte[] stateVector) {
     if (stateVector.length == 0 || (stateVector.length == 1 && stateVector[0] == 0)) {
-      return state.fullState();
+      return fullState(state);
     }
     return state.doc.encodeStateAsUpdate(stateVector);
   }

@@ -176,16 +176,20 @@ public abstract sealed class Content
     }
   }
 
-  /** Text. Merges append in place, as typing produces long runs of one-character items. */
+  /**
+   * Text. A run as received is an exact-size String; merged runs (typing produces long runs of
+   * one-character items) become a StringBuilder, appended to in place, once they pass
+   * {@link #BUILDER_FROM} characters. Most items of an edited document are short and never merged,
+   * and a String costs them no spare capacity (a StringBuilder starts with 16).
+   */
   public static final class Str extends Content {
-    StringBuilder text;
+    /** Merged runs shorter than this stay Strings (copying them is cheaper than spare capacity). */
+    static final int BUILDER_FROM = 64;
+
+    CharSequence text;
 
     Str(String s) {
-      this.text = new StringBuilder(s);
-    }
-
-    Str(StringBuilder sb) {
-      this.text = sb;
+      this.text = s;
     }
 
     public String text() {
@@ -196,20 +200,27 @@ public abstract sealed class Content
     @Override public int length() { return text.length(); }
 
     @Override Content splice(int offset) {
-      StringBuilder right = new StringBuilder(text.length() - offset);
-      right.append(text, offset, text.length());
-      text.setLength(offset);
-      text.trimToSize();
+      String all = text.toString();
+      String left = all.substring(0, offset);
+      String right = all.substring(offset);
       // yjs never keeps half a surrogate pair: both halves of a split pair become U+FFFD.
-      if (offset > 0 && Character.isHighSurrogate(text.charAt(offset - 1))) {
-        text.setCharAt(offset - 1, '\uFFFD');
-        if (right.length() > 0) right.setCharAt(0, '\uFFFD');
+      if (offset > 0 && Character.isHighSurrogate(left.charAt(offset - 1))) {
+        left = left.substring(0, offset - 1) + '\uFFFD';
+        if (!right.isEmpty()) right = '\uFFFD' + right.substring(1);
       }
+      text = left;
       return new Str(right);
     }
 
     @Override boolean mergeWith(Content right) {
-      text.append(((Str) right).text);
+      CharSequence more = ((Str) right).text;
+      if (text instanceof StringBuilder sb) {
+        sb.append(more);
+      } else if (text.length() + more.length() < BUILDER_FROM) {
+        text = text.toString().concat(more.toString());
+      } else {
+        text = new StringBuilder(2 * (text.length() + more.length())).append(text).append(more);
+      }
       return true;
     }
 
