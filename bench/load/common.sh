@@ -13,6 +13,7 @@ QUIET_WAIT="${QUIET_WAIT:-120}"
 RETRIES="${RETRIES:-2}"
 OTHER_MAX="${OTHER_MAX:-0.15}"
 QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-60}"
+RIPPLE_JAVA_OPTS="${RIPPLE_JAVA_OPTS:-}"
 START=$(date +%s)
 step() { printf '\n=== [%4ds] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 
@@ -38,8 +39,9 @@ start_server() {
     local data
     data="$(mktemp -d /tmp/ripple-bench-data.XXXXXX)"
     DATA_DIRS+=("$data")
+    # shellcheck disable=SC2086 # RIPPLE_JAVA_OPTS: extra JVM options, split on spaces
     COLLAB_PORT="$PORT" COLLAB_BIND_HOST=127.0.0.1 COLLAB_DATA_DIR="$data" \
-      java -jar "$RIPPLE_JAR" > "$log" 2>&1 &
+      java ${RIPPLE_JAVA_OPTS:-} -jar "$RIPPLE_JAR" > "$log" 2>&1 &
     ready="Ripple collaboration server listening on 127.0.0.1:$PORT"
   else
     (cd "$LOAD_DIR" && HOST=127.0.0.1 PORT="$PORT" exec node --expose-gc ref-server.mjs) > "$log" 2>&1 &

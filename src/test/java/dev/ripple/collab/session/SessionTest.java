@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.RecipientRef;
 import akka.stream.javadsl.Keep;
 import akka.stream.javadsl.Sink;
 import akka.stream.javadsl.SinkQueueWithCancel;
@@ -156,5 +157,81 @@ class SessionTest {
     Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
     assertEquals(CloseCodes.TRY_AGAIN_LATER, close.code());
     assertEquals("c6", sharded.expectMessageClass(Room.Leave.class).connectionId());
+  }
+
+  /** A wire like the frame layer's: "peer-closed" is the client's close, with an end marker and ticks of its own. */
+  private static final class MarkerWire implements Session.Wire {
+    @Override
+    public Object receive(Object element) {
+      if ("peer-closed".equals(element) || "pong".equals(element)) return new Session.Passthrough(element, "peer-closed".equals(element));
+      return element;
+    }
+
+    @Override
+    public Object render(Room.Outbound out) {
+      return out;
+    }
+
+    @Override
+    public Object finished() {
+      return "finished";
+    }
+
+    @Override
+    public Object tick() {
+      return "tick";
+    }
+
+    @Override
+    public java.time.Duration tickInterval() {
+      return java.time.Duration.ofMillis(100);
+    }
+  }
+
+  private static akka.stream.javadsl.Flow<Object, Object, akka.NotUsed> markerSession(RecipientRef<Room.Command> room, String connectionId) {
+    return akka.stream.javadsl.Flow.fromGraph(
+        new Session(settings(64), new SessionRegistry(), room, "doc-1", connectionId, false, MarkerWire::new));
+  }
+
+  @Test
+  void clientsCloseIsPassedDownThenTheSessionsEndThenItLeaves() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    var pair = Source.<Object>queue(16, akka.stream.OverflowStrategy.fail())
+        .via(markerSession(room.ref(), "c7"))
+        .toMat(Sink.queue(4), Keep.both())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Joined(room.ref()));
+    pair.first().offer("pong");
+    pair.first().offer("peer-closed");
+    SinkQueueWithCancel<Object> client = pair.second();
+    assertEquals("pong", client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    assertEquals("peer-closed", client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    assertEquals("finished", client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    // nothing from the room goes out after the session's end marker
+    join.session().tell(new Room.Send(new byte[] {0, 2, 0}));
+    assertEquals("tick", client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    client.cancel(); // the frame layer completes once the close handshake is done
+    assertEquals("c7", room.expectMessageClass(Room.Leave.class).connectionId());
+  }
+
+  @Test
+  void roomsCloseGoesOutThenTheEndMarkerThenTicksUntilTheFrameLayerIsDone() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    SinkQueueWithCancel<Object> client = Source.never()
+        .via(markerSession(room.ref(), "c8"))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Close(CloseCodes.POLICY_VIOLATION, "pending cap"));
+    Room.Close close = assertInstanceOf(Room.Close.class, client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    assertEquals(CloseCodes.POLICY_VIOLATION, close.code());
+    assertEquals("finished", client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    // the frame layer times out the close handshake on these ticks; the stream stays open meanwhile
+    assertEquals("tick", client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    assertEquals("tick", client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow());
+    room.expectNoMessage(java.time.Duration.ofMillis(100));
+    client.cancel();
+    assertEquals("c8", room.expectMessageClass(Room.Leave.class).connectionId());
   }
 }
