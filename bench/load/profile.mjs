@@ -86,7 +86,7 @@ function report (collapsedFile, threadsFile, loadFile) {
   const th = JSON.parse(fs.readFileSync(threadsFile, 'utf8'))
   const l = load.latency_ms ?? {}
   const out = []
-  out.push(`Load: ${load.label}, p50 ${l.p50} / p99 ${l.p99} ms; ${load.achieved_updates_per_s} updates/s; ` +
+  out.push(`Load: ${load.rooms} rooms x ${load.clients_per_room} clients x ${load.rate_per_client} updates/s, p50 ${l.p50} / p99 ${l.p99} ms; ${load.achieved_updates_per_s} updates/s; ` +
     `server ${load.server_cpu_cores} cores = ${Math.round(load.server_cpu_cores / load.achieved_updates_per_s * 1e6)} µs per update (fan-out included); ` +
     `generator ${load.generator?.cpu_cores} cores (saturated: ${load.generator?.saturated}); other jobs ${load.other_cpu_cores} cores; lost ${load.delivery?.lost}`)
   out.push('')
