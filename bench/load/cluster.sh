@@ -27,7 +27,6 @@ ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
 OUT="$LOAD_DIR/out/cluster"
 LOCAL_CLUSTER="$ROOT/scripts/local-cluster.sh"
 SETUPS="${SETUPS:-single pg1 pg3 pg3near}"
-WARMUP_LOAD_SECONDS="${WARMUP_LOAD_SECONDS:-45}"
 source "$LOAD_DIR/common.sh"
 
 CLUSTER_UP=0

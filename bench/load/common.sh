@@ -14,6 +14,8 @@ RETRIES="${RETRIES:-2}"
 OTHER_MAX="${OTHER_MAX:-0.15}"
 QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-60}"
 RIPPLE_JAVA_OPTS="${RIPPLE_JAVA_OPTS:-}"
+# the discarded warm-up profile before the measured ones: the JIT is still compiling after 15 s of load
+WARMUP_LOAD_SECONDS="${WARMUP_LOAD_SECONDS:-45}"
 START=$(date +%s)
 step() { printf '\n=== [%4ds] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 

@@ -6,7 +6,7 @@
 #    reuse an existing copy)
 # 3. for each server, Ripple (java -jar, H2 journal in a fresh temp dir) then the reference
 #    (ref-server.mjs: @y/websocket-server's setupWSConnection on `ws`, in memory):
-#      start it on a free 127.0.0.1 port; a short discarded warm-up run (JIT, connection pools);
+#      start it on a free 127.0.0.1 port; a discarded 50x5x10 warm-up run (JIT, connection pools);
 #      loadgen 10 rooms x 5 clients x 5 updates/s; loadgen 50 x 5 x 10; stop it;
 #      for each of three ~10 KB document shapes, a fresh instance: memory.mjs (1,000 rooms; after
 #      the first shape also 1,000 idle connections); stop it
@@ -14,6 +14,7 @@
 #
 # Everything talks to 127.0.0.1 only; every step is bounded in time. Knobs (environment):
 #   LOAD_SECONDS (measured seconds per profile, default 30), WARMUP (seconds, default 5),
+#   WARMUP_LOAD_SECONDS (the discarded 50x5x10 warm-up, default 45),
 #   PROCS_LIGHT / PROCS_HEAVY (generator processes, default 1 / 2), MEM_ROOMS (1000 per document kind),
 #   MEM_DOCS (encoded,text,paste: see memory.mjs),
 #   MEM_IDLE (1000), MEM_IDLE_ROOMS (100), RIPPLE_JAR (/tmp/ripple-bench.jar), SKIP_BUILD (0),
@@ -40,7 +41,7 @@ for kind in $SERVERS; do
   if [[ "$kind" == ripple ]]; then label="Ripple"; else label="@y/websocket-server"; fi
   step "$label: load"
   start_server "$kind" "$kind-load"
-  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$kind-warmup" --rooms 50 --clients 5 --rate 10 --seconds 15 --warmup 2 --procs "$PROCS_HEAVY" --label warmup
+  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$kind-warmup" --rooms 50 --clients 5 --rate 10 --seconds "$WARMUP_LOAD_SECONDS" --warmup 2 --procs "$PROCS_HEAVY" --label warmup
   sleep 10 # the warm-up's rooms compact and back up when their clients leave
   node idle-cpu.mjs --pid "$SERVER_PID" --seconds 10 | tee "$OUT/$kind-idle.json"
   step "$label: 10 rooms x 5 clients x 5 updates/s, ${LOAD_SECONDS}s"
