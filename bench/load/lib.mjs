@@ -105,16 +105,25 @@ export class Hist {
 
 const CLK_TCK = 100 // USER_HZ on Linux
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null if gone. */
-export function procCpuSeconds (pid) {
+/**
+ * CPU seconds a process (/proc/<pid>/stat) or one of its threads (/proc/<pid>/task/<tid>/stat) has
+ * used so far, user and system apart; null if gone.
+ */
+export function statCpuSeconds (statPath) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(statPath, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     // after "pid (comm) ": state is field 3, utime 14, stime 15 (1-based) => index 11 and 12 here
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+    return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK }
   } catch {
     return null
   }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; null if gone. */
+export function procCpuSeconds (pid) {
+  const t = statCpuSeconds(`/proc/${pid}/stat`)
+  return t == null ? null : t.user + t.sys
 }
 
 /** CPU seconds of a process and all its descendants that are alive now (for `npx`-style wrappers). */

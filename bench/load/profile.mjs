@@ -10,19 +10,17 @@
 //     (each sample goes to the component of its frame nearest the leaf that belongs to one), and
 //     the hottest leaf frames.
 import fs from 'node:fs'
+import { statCpuSeconds } from './lib.mjs'
 
 const [cmd, ...args] = process.argv.slice(2)
-const TICK = 100 // USER_HZ: /proc reports CPU time in 1/100 s on Linux
 
 function threadTimes (pid) {
   const out = new Map()
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
       const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/[-#]?\d+$/, '')
-      // the fields after the command name, which is in parentheses and may contain spaces
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      out.set(tid, { name, user: Number(f[11]), sys: Number(f[12]) })
+      const cpu = statCpuSeconds(`/proc/${pid}/task/${tid}/stat`)
+      if (cpu) out.set(tid, { name, ...cpu })
     } catch { /* the thread ended meanwhile */ }
   }
   return out
@@ -37,8 +35,8 @@ async function threads (pid, seconds) {
     const before = a.get(tid) ?? { user: 0, sys: 0 }
     const g = (groups[t.name] ??= { threads: 0, user_cores: 0, sys_cores: 0 })
     g.threads++
-    g.user_cores += (t.user - before.user) / TICK / seconds
-    g.sys_cores += (t.sys - before.sys) / TICK / seconds
+    g.user_cores += (t.user - before.user) / seconds
+    g.sys_cores += (t.sys - before.sys) / seconds
   }
   console.log(JSON.stringify({ pid: Number(pid), seconds: Number(seconds), groups }))
 }

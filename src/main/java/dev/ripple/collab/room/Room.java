@@ -154,12 +154,6 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     public boolean loaded() {
       return loaded;
     }
-
-    /** The full state, encoded once until the document changes or the cache is dropped. */
-    byte[] fullState() {
-      if (fullStateCache == null) fullStateCache = doc.encodeStateAsUpdate();
-      return fullStateCache;
-    }
   }
 
   private record Connection(ActorRef<Outbound> session, boolean readOnly, Set<Long> awarenessIds) {}
@@ -471,8 +465,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   /** The full state; when it is encoded anew, the cache is dropped {@link #STATE_CACHE_TTL} later. */
   private byte[] fullState(State state) {
-    if (state.fullStateCache == null) timers.startSingleTimer("drop-state-cache", new DropStateCache(), STATE_CACHE_TTL);
-    return state.fullState();
+    if (state.fullStateCache == null) {
+      state.fullStateCache = state.doc.encodeStateAsUpdate();
+      timers.startSingleTimer("drop-state-cache", new DropStateCache(), STATE_CACHE_TTL);
+    }
+    return state.fullStateCache;
   }
 
   private byte[] diffFor(State state, byte[] stateVector) {
