@@ -105,8 +105,12 @@ public final class Main {
     Settings settings = Settings.from(config);
     Authenticator authenticator = Authenticator.fromConfig(config); // fails fast: CONVEX_SITE_URL without PARTYKIT_SECRET
     Files.createDirectories(settings.dataDir());
+    // a room's stash holds what its connections may have in flight while it writes: sized from the limits, never full
+    config = ConfigFactory.parseMap(java.util.Map.of("akka.persistence.typed.stash-capacity", settings.roomStashCapacity()))
+        .withFallback(config);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "ripple", config);
     try {
+      DropWatch.start(system);
       if (config.getString("ripple.mode").equals("cluster")) {
         // nodes find each other through Akka Management's contact points (config or DNS discovery)
         akka.management.javadsl.AkkaManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);

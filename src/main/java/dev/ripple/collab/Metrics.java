@@ -27,6 +27,12 @@ public final class Metrics implements Extension {
   public final AtomicLong connections = new AtomicLong();
   public final LongAdder updatesApplied = new LongAdder();
   public final LongAdder updateBytes = new LongAdder();
+  /** Journal writes of client updates: fewer than updates when sessions coalesce (group commit). */
+  public final LongAdder journalWrites = new LongAdder();
+  /** Room or session messages the system dropped (dead letters, full queues), see DropWatch. */
+  public final LongAdder messagesDropped = new LongAdder();
+  /** Connections refused before the upgrade because their room was full. */
+  public final LongAdder connectionsRefused = new LongAdder();
   public final LongAdder backupSavesOk = new LongAdder();
   public final LongAdder backupSavesFailed = new LongAdder();
   public final LongAdder backupLoads = new LongAdder();
@@ -95,6 +101,10 @@ public final class Metrics implements Extension {
     gauge(out, "ripple_connections", "Open WebSocket connections on this node.", connections.get());
     counter(out, "ripple_updates_applied_total", "Client updates journaled and applied.", updatesApplied.sum());
     counter(out, "ripple_update_bytes_total", "Bytes of client updates journaled.", updateBytes.sum());
+    counter(out, "ripple_journal_writes_total", "Journal writes of client updates (coalesced updates share one).", journalWrites.sum());
+    counter(out, "ripple_messages_dropped_total", "Room and session messages dropped by the system (dead letters, full queues).",
+        messagesDropped.sum());
+    counter(out, "ripple_connections_refused_total", "Upgrades refused because the room was full.", connectionsRefused.sum());
     out.append("# HELP ripple_backup_saves_total Backup saves by result.\n# TYPE ripple_backup_saves_total counter\n");
     out.append("ripple_backup_saves_total{result=\"ok\"} ").append(backupSavesOk.sum()).append('\n');
     out.append("ripple_backup_saves_total{result=\"failed\"} ").append(backupSavesFailed.sum()).append('\n');

@@ -16,13 +16,17 @@ public record Settings(
     long maxMessageBytes,
     int maxBatchChunks,
     int outboundQueueMessages,
+    long outboundQueueBytes,
+    int maxConnectionsPerRoom,
     long maxPendingBytes,
     PersistenceMode persistenceMode,
     long historyMaxBytes,
     long historyMaxUpdates,
     int snapshotEvery,
     Alarms alarms,
-    Sessions sessions) {
+    Sessions sessions,
+    Window window,
+    PresenceLimits presence) {
 
   /** A room's alarms: periodic and debounced saves, retries, load retries. */
   public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
@@ -32,7 +36,18 @@ public record Settings(
    * A session's link to its room: how often its Join is repeated until the room answers, how long
    * it waits in all, and how many client messages it holds meanwhile.
    */
-  public record Sessions(Duration joinRetry, Duration joinTimeout, int maxHeldMessages) {}
+  public record Sessions(Duration joinRetry, Duration joinTimeout, Duration closeTimeout) {}
+
+  /**
+   * Flow control between a session and its room: at most {@code messages} messages and
+   * {@code bytes} bytes in flight (sent, not yet acknowledged by the room; one message always may
+   * go, whatever its size), and at most {@code waitingMessages} coalesced messages and
+   * {@code waitingBytes} bytes waiting in the session before it stops reading the socket.
+   */
+  public record Window(int messages, long bytes, int waitingMessages, long waitingBytes) {}
+
+  /** Awareness limits per connection, and how long a room gathers awareness changes before it relays them. */
+  public record PresenceLimits(int maxIdsPerConnection, int maxStateBytes, Duration relayInterval) {}
 
   /** As y-partykit's persistence modes. */
   public enum PersistenceMode { SNAPSHOT, HISTORY }
@@ -47,6 +62,8 @@ public record Settings(
         c.getBytes("limits.max-message-bytes"),
         c.getInt("limits.max-batch-chunks"),
         c.getInt("limits.outbound-queue-messages"),
+        c.getBytes("limits.outbound-queue-bytes"),
+        c.getInt("limits.max-connections-per-room"),
         c.getBytes("limits.max-pending-bytes"),
         PersistenceMode.valueOf(c.getString("persistence.mode").toUpperCase(java.util.Locale.ROOT)),
         c.getBytes("persistence.history.max-bytes"),
@@ -54,7 +71,22 @@ public record Settings(
         c.getInt("persistence.snapshot-every"),
         new Alarms(c.getDuration("alarms.period"), c.getDuration("alarms.debounce"), c.getDuration("alarms.retry-initial"),
             c.getInt("alarms.retries"), c.getDuration("alarms.retry-later"), c.getDuration("alarms.load-retry-max")),
-        new Sessions(c.getDuration("session.join-retry"), c.getDuration("session.join-timeout"), c.getInt("limits.outbound-queue-messages")));
+        new Sessions(c.getDuration("session.join-retry"), c.getDuration("session.join-timeout"), c.getDuration("session.close-timeout")),
+        new Window(c.getInt("limits.window.messages"), c.getBytes("limits.window.bytes"),
+            c.getInt("limits.window.waiting-messages"), c.getBytes("limits.window.waiting-bytes")),
+        new PresenceLimits(c.getInt("presence.max-ids-per-connection"), (int) Math.min(Integer.MAX_VALUE, c.getBytes("presence.max-state-bytes")),
+            c.getDuration("presence.relay-interval")));
+  }
+
+  /**
+   * The most commands a room may have to hold at once (Akka's stash, while it writes to the journal
+   * or loads its backup): each connection has at most a window of messages in flight plus its Join
+   * repeats, and a few commands of the room's own. A room sized by this never drops a command.
+   */
+  public int roomStashCapacity() {
+    long joins = sessions.joinTimeout().toMillis() / Math.max(1, sessions.joinRetry().toMillis()) + 2;
+    long perConnection = window.messages() + joins + 2; // + Leave and the room's watch of the session
+    return (int) Math.min(Integer.MAX_VALUE, maxConnectionsPerRoom * perConnection + 1024);
   }
 
   public boolean validRoomId(String id) {

@@ -13,6 +13,7 @@ import dev.ripple.collab.auth.Access;
 import dev.ripple.collab.auth.AuthResult;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.auth.ClientToken;
+import dev.ripple.collab.protocol.LogSafe;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.session.Session;
 import dev.ripple.collab.session.SessionRegistry;
@@ -31,6 +32,7 @@ public final class Routes extends AllDirectives {
   private final SessionRegistry sessions;
   private final Authenticator authenticator;
   private final WebSocketFrames frames;
+  private final dev.ripple.collab.Metrics metrics;
 
   public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions, Authenticator authenticator) {
     this.system = system;
@@ -39,6 +41,7 @@ public final class Routes extends AllDirectives {
     this.sessions = sessions;
     this.authenticator = authenticator;
     this.frames = new WebSocketFrames(system, settings.maxMessageBytes());
+    this.metrics = dev.ripple.collab.Metrics.get(system);
   }
 
   public Route routes() {
@@ -53,8 +56,14 @@ public final class Routes extends AllDirectives {
     if (!settings.validRoomId(roomId)) {
       return error(StatusCodes.BAD_REQUEST, "bad_room_id", "room id must match " + settings.roomIdPattern().pattern());
     }
-    // auth before the upgrade (PartyKit's onBeforeConnect): token from ?token= or Authorization: Bearer
-    return parameterMap(query -> optionalHeaderValueByName("Authorization", authorization -> {
+    // only a WebSocket upgrade gets this far: a plain request is rejected before Convex is asked about its token
+    return extractWebSocketUpgrade(upgrade -> parameterMap(query -> optionalHeaderValueByName("Authorization", authorization -> {
+      if (sessions.count(roomId) >= settings.maxConnectionsPerRoom()) {
+        metrics.connectionsRefused.increment();
+        return error(StatusCodes.SERVICE_UNAVAILABLE, "room_full",
+            "room " + roomId + " has " + settings.maxConnectionsPerRoom() + " connections, its limit; try again later");
+      }
+      // auth before the upgrade (PartyKit's onBeforeConnect): token from ?token= or Authorization: Bearer
       String token = ClientToken.extract(query, authorization).orElse(null);
       return onSuccess(authenticator.verify(token, roomId), result -> {
         if (result instanceof AuthResult.Denied d) return error(StatusCodes.get(d.status()), d.code(), d.message());
@@ -63,11 +72,12 @@ public final class Routes extends AllDirectives {
         }
         AuthResult.Allowed allowed = (AuthResult.Allowed) result;
         boolean readOnly = allowed.access() == Access.READ;
-        String connectionId = query.getOrDefault("_pk", UUID.randomUUID().toString()) + "/" + UUID.randomUUID();
-        return extractWebSocketUpgrade(upgrade -> complete(frames.upgrade(upgrade,
-            new Session(settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly, frames::wire))));
+        // the client's connection id goes into log lines: escaped, bounded
+        String connectionId = LogSafe.of(query.getOrDefault("_pk", "-")) + "/" + UUID.randomUUID();
+        return complete(frames.upgrade(upgrade,
+            new Session(settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly, frames::wire)));
       });
-    }));
+    })));
   }
 
   /**

@@ -63,8 +63,20 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** A connection closed: its awareness states are removed and the removal announced. */
   public record Leave(String connectionId) implements Command {}
 
-  /** A decoded message from a client. */
-  public record FromClient(String connectionId, SyncProtocol.ClientMessage message) implements Command {}
+  /**
+   * A decoded message from a client; {@code coalesced} client messages merged into it by the session
+   * (updates merged into one, awareness reduced to the newest state per client id). The room answers
+   * each with {@link Ack} once it has handled it (an update: once journaled), which reopens the
+   * session's window.
+   */
+  public record FromClient(String connectionId, SyncProtocol.ClientMessage message, int coalesced) implements Command {
+    public FromClient(String connectionId, SyncProtocol.ClientMessage message) {
+      this(connectionId, message, 1);
+    }
+  }
+
+  /** A session's stage stopped (watched by the room): its socket is gone even if its Leave never comes. */
+  private record SessionStopped(String connectionId, ActorRef<Outbound> session) implements Command {}
 
   /** Alarm: the periodic save while connections exist. */
   private record PeriodicSave() implements Command {}
@@ -100,6 +112,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   public record Joined(ActorRef<Command> room) implements Outbound {}
 
   public record Close(int code, String reason) implements Outbound {}
+
+  /** The room has handled one {@link FromClient} of this session (an update: it is in the journal). */
+  public record Ack() implements Outbound {
+    public static final Ack INSTANCE = new Ack();
+  }
 
   /** Journaled facts. */
   public sealed interface Event {}
@@ -265,6 +282,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(c -> loadingBeforeServing, (state, c) -> Effect().stash()) // a cold room answers nobody before its backup is in
         .onCommand(Join.class, this::onJoin)
         .onCommand(Leave.class, this::onLeave)
+        .onCommand(SessionStopped.class, this::onSessionStopped)
         .onCommand(FromClient.class, this::onFromClient)
         .onCommand(PeriodicSave.class, (state, c) -> save(state))
         .onCommand(RetrySave.class, (state, c) -> save(state))
@@ -336,6 +354,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     byte[] frame = loaded.length > 0 ? SyncProtocol.update(loaded) : null;
     return Effect().persist(new BackupLoaded(loaded)).thenRun(s -> {
       if (!wasBlocking && frame != null) broadcast(frame, null); // a late load is an update like any other
+      // everyone left while the load was failing: the save they are owed could not be made before; schedule it now
+      // (also a room started by no one, e.g. remember-entities, passivates unless someone comes)
+      if (connections.isEmpty()) timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
     }).thenUnstashAll();
   }
 
@@ -374,7 +395,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
     saveFailures = 0;
     return Effect().persist(new BackupConfirmed(done.updates())).thenRun(s -> {
-      if (connections.isEmpty() && !s.dirty() && !timers.isTimerActive("final")) passivate();
+      if (!connections.isEmpty() || timers.isTimerActive("final")) return;
+      // changes that arrived during the save are owed a save of their own (a FinalSave that fired meanwhile found
+      // a save running and did nothing); otherwise the room is done
+      if (s.dirty()) timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
+      else passivate();
     });
   }
 
@@ -409,9 +434,17 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       join.session().tell(new Joined(ctx.getSelf()));
       return Effect().none();
     }
+    if (connections.size() >= settings.maxConnectionsPerRoom()) {
+      // the upgrade is refused past the limit on the node that counts; a Join that comes anyway (another node's) is closed
+      log.info("room {}: full ({} connections); closing connection {} with 1013", roomId, connections.size(), join.connectionId());
+      join.session().tell(new Close(CloseCodes.TRY_AGAIN_LATER, "room is full"));
+      return Effect().none();
+    }
     timers.cancel("final"); // a reconnect inside the debounce window: no final save, periodic saving resumes
     if (connections.isEmpty()) timers.startTimerWithFixedDelay("periodic", new PeriodicSave(), alarms.period());
     connections.put(join.connectionId(), new Connection(join.session(), join.readOnly(), new HashSet<>()));
+    // a session whose node dies, or whose Leave is lost, still leaves: the room watches it
+    ctx.watchWith(join.session(), new SessionStopped(join.connectionId(), join.session()));
     join.session().tell(new Joined(ctx.getSelf()));
     join.session().tell(new Send(SyncProtocol.syncStep1(state.doc.stateVector())));
     byte[] states = awareness.encodeAll();
@@ -419,9 +452,17 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return Effect().none();
   }
 
+  private Effect<Event, State> onSessionStopped(State state, SessionStopped stopped) {
+    Connection c = connections.get(stopped.connectionId());
+    if (c == null || !c.session().equals(stopped.session())) return Effect().none();
+    log.debug("room {}: connection {} stopped without leaving", roomId, stopped.connectionId());
+    return onLeave(state, new Leave(stopped.connectionId()));
+  }
+
   private Effect<Event, State> onLeave(State state, Leave leave) {
     Connection c = connections.remove(leave.connectionId());
     if (c != null) {
+      ctx.unwatch(c.session());
       byte[] removal = awareness.remove(c.awarenessIds());
       if (removal != null) broadcast(SyncProtocol.awareness(removal), null);
     }
@@ -440,10 +481,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     if (c == null) return Effect().none(); // a message racing its connection's close
     try {
       SyncProtocol.ClientMessage m = msg.message();
+      if (m instanceof SyncProtocol.SyncUpdate update) {
+        return onUpdate(state, msg.connectionId(), c, update.update(), msg.coalesced());
+      }
       if (m instanceof SyncProtocol.SyncStep1 step1) {
         c.session().tell(new Send(SyncProtocol.syncStep2(diffFor(state, step1.stateVector()))));
-      } else if (m instanceof SyncProtocol.SyncUpdate update) {
-        return onUpdate(state, msg.connectionId(), c, update.update());
       } else if (m instanceof SyncProtocol.AwarenessUpdate aw) {
         List<Long> touched = awareness.apply(aw.update());
         c.awarenessIds().addAll(touched);
@@ -453,6 +495,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         byte[] all = awareness.encodeAll();
         if (all != null) c.session().tell(new Send(SyncProtocol.awareness(all)));
       }
+      c.session().tell(Ack.INSTANCE);
       return Effect().none();
     } catch (ProtocolException e) {
       closeConnection(msg.connectionId(), c, e.closeCode(), e.getMessage());
@@ -479,9 +522,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return state.doc.encodeStateAsUpdate(stateVector);
   }
 
-  private Effect<Event, State> onUpdate(State state, String connectionId, Connection c, byte[] update) {
+  private Effect<Event, State> onUpdate(State state, String connectionId, Connection c, byte[] update, int coalesced) {
     if (c.readOnly()) {
       c.session().tell(new Send(SyncProtocol.permissionDenied("read-only connection: updates are not applied")));
+      c.session().tell(Ack.INSTANCE);
       return Effect().none();
     }
     YDoc.PreparedUpdate prepared;
@@ -491,7 +535,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       closeConnection(connectionId, c, CloseCodes.POLICY_VIOLATION, e.getMessage());
       return Effect().none();
     }
-    if (prepared.isEmpty()) return Effect().none(); // e.g. a client's sync step 2 with nothing new: no journal entry
+    if (prepared.isEmpty()) { // e.g. a client's sync step 2 with nothing new: no journal entry
+      c.session().tell(Ack.INSTANCE);
+      return Effect().none();
+    }
     state.prepared = prepared;
     state.preparedBytes = update;
     byte[] frame = SyncProtocol.update(update);
@@ -506,9 +553,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     long received = System.nanoTime();
     return Effect().persist(events).thenRun(s -> {
       metrics.journalWriteSeconds.observeNanos(System.nanoTime() - received);
-      metrics.updatesApplied.increment();
+      metrics.updatesApplied.add(coalesced);
+      metrics.journalWrites.increment();
       metrics.updateBytes.add(update.length);
       broadcast(frame, connectionId);
+      c.session().tell(Ack.INSTANCE); // journaled: the session's window reopens
       metrics.fanOutSeconds.observeNanos(System.nanoTime() - received);
     });
   }

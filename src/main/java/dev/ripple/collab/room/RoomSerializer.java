@@ -24,7 +24,11 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   // messages between nodes: a session on one node, its room on another
   private static final String JOIN = "J";
   private static final String LEAVE = "V";
-  private static final String FROM_CLIENT = "F";
+  /** A client message without a count (nodes before coalescing): read as one message. */
+  private static final String FROM_CLIENT_SINGLE = "F";
+  /** A client message and how many client messages the session coalesced into it. */
+  private static final String FROM_CLIENT = "G";
+  private static final String ACK = "A";
   private static final String SEND = "O";
   private static final String CLOSE = "X";
   private static final String JOINED = "R";
@@ -47,6 +51,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.Send) return SEND;
     if (o instanceof Room.Close) return CLOSE;
     if (o instanceof Room.Joined) return JOINED;
+    if (o instanceof Room.Ack) return ACK;
     throw new IllegalArgumentException("cannot serialize " + o.getClass());
   }
 
@@ -60,7 +65,8 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     else if (o instanceof Room.BackupConfirmed c) payload = java.nio.ByteBuffer.allocate(8).putLong(c.updates()).array();
     else if (o instanceof Room.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
     else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
-    else if (o instanceof Room.FromClient f) payload = concat(strings(f.connectionId()), clientFrame(f.message()));
+    else if (o instanceof Room.FromClient f) payload = concat(idAndCount(f.connectionId(), f.coalesced()), clientFrame(f.message()));
+    else if (o instanceof Room.Ack) payload = new byte[0];
     else if (o instanceof Room.Send snd) payload = snd.frame();
     else if (o instanceof Room.Joined jd) payload = strings(refs.toSerializationFormat(jd.room()));
     else if (o instanceof Room.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
@@ -74,6 +80,13 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   private static byte[] strings(String... values) {
     dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
     for (String v : values) e.writeVarString(v);
+    return e.toByteArray();
+  }
+
+  private static byte[] idAndCount(String id, int count) {
+    dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+    e.writeVarString(id);
+    e.writeVarUint(count);
     return e.toByteArray();
   }
 
@@ -130,11 +143,13 @@ public final class RoomSerializer extends SerializerWithStringManifest {
         yield new Room.Join(id, session, d.readVarString().equals("r"));
       }
       case LEAVE -> new Room.Leave(new dev.ripple.collab.yjs.Lib0Decoder(payload).readVarString());
-      case FROM_CLIENT -> {
+      case FROM_CLIENT, FROM_CLIENT_SINGLE -> {
         dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
         String id = d.readVarString();
-        yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)));
+        int count = manifest.equals(FROM_CLIENT) ? (int) d.readVarUint() : 1;
+        yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
       }
+      case ACK -> Room.Ack.INSTANCE;
       case SEND -> new Room.Send(payload);
       case JOINED -> new Room.Joined(refs.resolveActorRef(new dev.ripple.collab.yjs.Lib0Decoder(payload).readVarString()));
       case CLOSE -> {

@@ -35,17 +35,24 @@ import org.slf4j.LoggerFactory;
  * <p>Below it is the wire (see {@link Wire}: akka-http's frame layer in the server, whole messages
  * in tests). Whole messages come in, y-pk-batch chunks are reassembled, messages are decoded and
  * told to the room. The stage's own actor is the session's address: the room sends it what to
- * send, and those frames go out through a bounded queue. A client that falls more than the queue
- * behind is closed with 1013, and the room carries on.
+ * send, and those frames go out through a queue bounded in messages and bytes. A client that falls
+ * further behind is closed with 1013, and the room carries on.
+ *
+ * <p>Flow control: at most a window of messages and bytes is in flight to the room; the room
+ * acknowledges each message once it has handled it (an update: once journaled). Meanwhile the
+ * client's messages wait in an {@link Inbox}, where consecutive updates are merged into one (one
+ * journal write for many updates: group commit). When the inbox holds its limit the session stops
+ * reading the socket, so TCP holds the client back: a fast client is slowed down, never dropped.
+ * When the client leaves, what it sent still reaches the room before the session's Leave.
  *
  * <p>The session joins its room through cluster sharding and sends the Join again every
  * {@code join-retry} until the room answers: in the seconds after a node dies, sharding still
  * routes a room that lived there to the dead node, where the message is lost. The client's
- * messages wait until the room has answered, then go straight to the incarnation that answered,
- * in order, without passing through sharding's region and shard. That incarnation is watched: if it
- * stops while the connection is open, the connection is closed with 1012, and the client's
- * reconnect brings the room at its new home whatever it lacks. A room that does not answer within
- * {@code join-timeout}, or a client that sends more than the queue's worth before it has, gets 1013.
+ * messages wait (the window is closed) until the room has answered, then go straight to the
+ * incarnation that answered, in order, without passing through sharding's region and shard. That
+ * incarnation is watched: if it stops while the connection is open, the connection is closed with
+ * 1012, and the client's reconnect brings the room at its new home whatever it lacks. A room that
+ * does not answer within {@code join-timeout} gets the connection closed with 1013.
  *
  * <p>Everything a connection needs above the frame layer is this one stage with one actor (the
  * stage actor, which runs on the stream's own actor): per connection that is a few kilobytes and no
@@ -156,21 +163,37 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
   private static final String RETRY = "retry";
   private static final String GIVE_UP = "give-up";
   private static final String TICK = "tick";
+  private static final String CLOSE_TIMEOUT = "close-timeout";
+  /** Most updates merged into one room message. */
+  private static final int MAX_COALESCED = 1024;
+
+  /** A frame waiting for the client to read it, with its size. */
+  private record Queued(Object element, long bytes) {}
 
   private final class Logic extends TimerGraphStageLogic {
     private final Wire frames = wire.get();
     private final BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks());
+    private final Settings.Window window = settings.window();
     /** What waits for the client to read it; at most the outbound queue's worth, plus closing frames. */
-    private final ArrayDeque<Object> pending = new ArrayDeque<>();
-    /** The client's messages before the room has answered. */
-    private final ArrayDeque<SyncProtocol.ClientMessage> held = new ArrayDeque<>();
+    private final ArrayDeque<Queued> pending = new ArrayDeque<>();
+    private long pendingBytes;
+    /** The client's messages waiting for the window (or for the room's answer to the Join), coalesced. */
+    private final Inbox inbox = new Inbox(MAX_COALESCED);
+    /** Sizes of the messages sent to the room and not yet acknowledged, oldest first. */
+    private final ArrayDeque<Long> inFlight = new ArrayDeque<>();
+    private long inFlightBytes;
     private StageActor stageActor;
     private ActorRef<Room.Outbound> self;
     private Room.Join join;
     /** The room incarnation that answered the Join; null until then. */
     private ActorRef<Room.Command> room;
+    /** The room stopped, closed us, or never answered: nothing more can reach it. */
+    private boolean roomGone;
     /** The session has sent (or queued) its last frame: nothing more from the room or the client. */
     private boolean closing;
+    private long closingSince;
+    /** The wire below has finished: the client's side is gone. */
+    private boolean wireDone;
 
     Logic() {
       super(shape);
@@ -178,12 +201,14 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
         @Override
         public void onPush() {
           onElement(grab(in));
-          if (!hasBeenPulled(in) && !isClosed(in)) pull(in);
+          pullIfRoom();
         }
 
         @Override
         public void onUpstreamFinish() {
-          completeStage(); // the client's side is gone
+          wireDone = true; // the client's side is gone; what it sent still goes to the room
+          if (!closing) finish();
+          completeWhenSettled();
         }
       });
       setHandler(out, new AbstractOutHandler() {
@@ -191,18 +216,27 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
         public void onPull() {
           drain();
         }
+
+        @Override
+        public void onDownstreamFinish(Throwable cause) {
+          wireDone = true;
+          if (!closing) finish();
+          completeWhenSettled();
+        }
       });
     }
 
     @Override
     public void preStart() {
+      // the stage ends itself (completeWhenSettled): what the client sent before it left still reaches the room
+      setKeepGoing(true);
       stageActor = getStageActor(envelope -> {
         onActorMessage(envelope._2());
         return BoxedUnit.UNIT;
       });
       self = Adapter.toTyped(stageActor.ref());
       join = new Room.Join(connectionId, self, readOnly);
-      registry.add(self);
+      registry.add(roomId, self);
       sharded.tell(join);
       Duration retry = settings.sessions().joinRetry();
       scheduleWithFixedDelay(RETRY, retry, retry);
@@ -213,7 +247,11 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     @Override
     public void postStop() {
       if (self == null) return; // never started
-      registry.remove(self);
+      registry.remove(roomId, self);
+      if (!inbox.isEmpty() || !inFlight.isEmpty()) {
+        log.warn("room {}: connection {} ended with {} client messages the room did not acknowledge ({})", roomId, connectionId,
+            inbox.size() + inFlight.size(), roomGone ? "the room is gone; the client resyncs when it reconnects" : "timed out");
+      }
       // leave the incarnation that answered; before an answer, leave through sharding, in case a
       // Join reached the room after all
       if (room != null) room.tell(new Room.Leave(connectionId));
@@ -226,8 +264,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       Object message = frames.receive(element);
       if (message == null) return;
       if (message instanceof Passthrough p) {
-        if (p.peerClosed() || closing) send(p.element());
-        else sendBounded(p.element());
+        if (p.peerClosed()) send(p.element(), 0); // the frame layer needs it to finish the close handshake
+        else if (!closing) sendBounded(p.element(), 0);
         if (p.peerClosed() && !closing) finish(); // answer the client's close: our side is done too
         return;
       }
@@ -235,51 +273,75 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       try {
         if (message instanceof ProtocolException e) throw e;
         byte[] whole = message instanceof String text ? batches.onText(text) : batches.onBinary((byte[]) message);
-        if (whole != null) toRoom(SyncProtocol.decode(whole));
+        if (whole != null) toRoom(SyncProtocol.decode(whole), whole.length);
       } catch (ProtocolException e) {
         log.info("room {}: connection {} sent a bad message ({}): {}", roomId, connectionId, e.closeCode(), e.getMessage());
         close(e.closeCode(), e.getMessage());
       }
     }
 
-    private void toRoom(SyncProtocol.ClientMessage message) {
-      if (room != null) {
-        room.tell(new Room.FromClient(connectionId, message));
-      } else if (held.size() >= settings.sessions().maxHeldMessages()) {
-        log.info("room {}: connection {} sent {} messages before the room answered; closing it", roomId, connectionId, held.size());
-        close(CloseCodes.TRY_AGAIN_LATER, "room not reachable yet");
-      } else {
-        held.add(message);
+    private void toRoom(SyncProtocol.ClientMessage message, long size) {
+      if (message instanceof SyncProtocol.Ignored) return; // y-protocols ignores unknown message types; so does the room
+      inbox.add(message, size);
+      dispatch();
+    }
+
+    /** Sends waiting messages while the window allows. */
+    private void dispatch() {
+      while (room != null && !roomGone && !inbox.isEmpty() && inFlight.size() < window.messages()
+          && (inFlight.isEmpty() || inFlightBytes + inbox.headBytes() <= window.bytes())) {
+        Inbox.Batch batch = inbox.poll();
+        room.tell(new Room.FromClient(connectionId, batch.message(), batch.coalesced()));
+        inFlight.add(batch.bytes());
+        inFlightBytes += batch.bytes();
       }
+    }
+
+    /** Reads the socket on while little waits; else the client is held back by TCP until the room catches up. */
+    private void pullIfRoom() {
+      if (hasBeenPulled(in) || isClosed(in)) return;
+      if (closing || (inbox.size() < window.waitingMessages() && inbox.bytes() < window.waitingBytes())) pull(in);
     }
 
     // ---- from the room (and the registry), through the stage actor
 
     private void onActorMessage(Object message) {
-      if (message instanceof Room.Send) {
-        if (!closing) sendBounded(frames.render((Room.Send) message));
+      if (message instanceof Room.Send send) {
+        if (!closing) sendBounded(frames.render(send), send.frame().length);
+      } else if (message instanceof Room.Ack) {
+        Long size = inFlight.poll();
+        if (size != null) inFlightBytes -= size;
+        dispatch();
+        pullIfRoom();
+        completeWhenSettled();
       } else if (message instanceof Room.Joined joined) {
         onJoined(joined.room());
       } else if (message instanceof Room.Close c) {
+        roomGone = true; // the room will not take more from this connection
         if (!closing) close(c.code(), c.reason());
+        completeWhenSettled();
       } else if (message instanceof Terminated t) {
-        if (room != null && Adapter.toClassic(room).equals(t.actor()) && !closing) {
-          log.info("room {}: stopped while connection {} was open; closing it with 1012", roomId, connectionId);
-          close(CloseCodes.SERVICE_RESTART, "room moved");
+        if (room != null && Adapter.toClassic(room).equals(t.actor())) {
+          roomGone = true;
+          if (!closing) {
+            log.info("room {}: stopped while connection {} was open; closing it with 1012", roomId, connectionId);
+            close(CloseCodes.SERVICE_RESTART, "room moved");
+          }
+          completeWhenSettled();
         }
       }
     }
 
     private void onJoined(ActorRef<Room.Command> answered) {
-      if (room == null && !closing) {
+      if (room == null && !roomGone) {
         room = answered;
         cancelTimer(RETRY);
         cancelTimer(GIVE_UP);
         stageActor.watch(Adapter.toClassic(answered));
-        for (SyncProtocol.ClientMessage m : held) answered.tell(new Room.FromClient(connectionId, m));
-        held.clear();
+        dispatch();
+        completeWhenSettled();
       } else if (!answered.equals(room)) {
-        // a repeated Join that a second incarnation took, or an answer after we closed: leave it
+        // a repeated Join that a second incarnation took, or an answer after we gave up: leave it
         answered.tell(new Room.Leave(connectionId));
       }
     }
@@ -287,55 +349,99 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     @Override
     public void onTimer(Object key) {
       if (RETRY.equals(key)) {
-        if (room == null && !closing) sharded.tell(join);
+        if (room == null && !roomGone) sharded.tell(join);
       } else if (GIVE_UP.equals(key)) {
-        if (room == null && !closing) {
+        if (room == null) {
           log.warn("room {}: no answer to connection {} within {}; closing it", roomId, connectionId, settings.sessions().joinTimeout());
-          close(CloseCodes.TRY_AGAIN_LATER, "room not reachable");
+          roomGone = true;
+          cancelTimer(RETRY);
+          if (!closing) close(CloseCodes.TRY_AGAIN_LATER, "room not reachable");
+          completeWhenSettled();
         }
       } else if (TICK.equals(key)) {
         if (pending.isEmpty() && isAvailable(out)) push(out, frames.tick());
+      } else if (CLOSE_TIMEOUT.equals(key)) {
+        if (!wireDone) {
+          // the close frame could not leave (a client that does not read) or the client never answered it
+          log.info("room {}: connection {} did not finish closing within {}; dropping it", roomId, connectionId,
+              settings.sessions().closeTimeout());
+          pending.clear();
+          pendingBytes = 0;
+          wireDone = true;
+        }
+        Duration waited = Duration.ofNanos(System.nanoTime() - closingSince);
+        if (waited.compareTo(settings.sessions().joinTimeout()) > 0) roomGone = true; // the room never acknowledged: give up
+        if (!completeWhenSettled()) scheduleOnce(CLOSE_TIMEOUT, settings.sessions().closeTimeout());
       }
+    }
+
+    /**
+     * Ends the stage once both sides are done: the wire has finished and what the client sent has
+     * been acknowledged by the room (or the room is gone). Leave follows in postStop, after them.
+     */
+    private boolean completeWhenSettled() {
+      if (!closing) return false;
+      boolean wire = wireDone || (frames.finished() == null && pending.isEmpty());
+      boolean settled = roomGone || (inbox.isEmpty() && inFlight.isEmpty() && room != null) || (room == null && inbox.isEmpty());
+      if (wire && settled) {
+        completeStage();
+        return true;
+      }
+      return false;
     }
 
     // ---- to the client
 
     /** A frame the room sent, or a pong; a client more than the outbound queue behind is closed. */
-    private void sendBounded(Object element) {
-      if (pending.size() >= settings.outboundQueueMessages()) {
-        log.info("room {}: connection {} fell {} messages behind; closing it", roomId, connectionId, pending.size());
+    private void sendBounded(Object element, long bytes) {
+      boolean full = pending.size() >= settings.outboundQueueMessages()
+          || (!pending.isEmpty() && pendingBytes + bytes > settings.outboundQueueBytes());
+      if (full) {
+        log.info("room {}: connection {} fell {} messages / {} bytes behind; closing it", roomId, connectionId, pending.size(), pendingBytes);
         pending.clear();
+        pendingBytes = 0;
         close(CloseCodes.TRY_AGAIN_LATER, "client too slow: outbound queue full");
       } else {
-        send(element);
+        send(element, bytes);
       }
     }
 
-    private void send(Object element) {
-      pending.add(element);
+    private void send(Object element, long bytes) {
+      pending.add(new Queued(element, bytes));
+      pendingBytes += bytes;
       drain();
     }
 
     /** Sends the close frame as the session's last message. */
     private void close(int code, String reason) {
-      send(frames.render(new Room.Close(code, reason)));
+      send(frames.render(new Room.Close(code, reason)), 0);
       finish();
     }
 
-    /** Nothing more from this side: the wire's end marker follows, or the stream completes once drained. */
+    /**
+     * Nothing more from this side: the wire's end marker follows, and the stage ends once the wire
+     * is done and the room has acknowledged what the client sent (at most close-timeout for the wire).
+     */
     private void finish() {
       closing = true;
+      closingSince = System.nanoTime();
       cancelTimer(RETRY);
-      cancelTimer(GIVE_UP);
+      if (room != null) cancelTimer(GIVE_UP); // before an answer, the client's held messages still wait for one
       Object finished = frames.finished();
-      if (finished != null) pending.add(finished);
+      if (finished != null) send(finished, 0);
       if (frames.tick() != null) scheduleWithFixedDelay(TICK, frames.tickInterval(), frames.tickInterval());
+      scheduleOnce(CLOSE_TIMEOUT, settings.sessions().closeTimeout());
+      pullIfRoom(); // the client's close frame may still be on its way
       drain();
     }
 
     private void drain() {
-      if (isAvailable(out) && !pending.isEmpty()) push(out, pending.poll());
-      if (closing && pending.isEmpty() && frames.finished() == null) completeStage();
+      if (isAvailable(out) && !pending.isEmpty()) {
+        Queued q = pending.poll();
+        pendingBytes -= q.bytes();
+        push(out, q.element());
+      }
+      if (closing && pending.isEmpty()) completeWhenSettled();
     }
   }
 }

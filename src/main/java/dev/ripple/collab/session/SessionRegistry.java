@@ -20,12 +20,28 @@ public final class SessionRegistry {
     this.gauge = gauge;
   }
 
-  void add(ActorRef<Room.Outbound> session) {
-    if (open.add(session)) gauge.incrementAndGet();
+  /** Open connections per room on this node: what the upgrade is refused on when a room is full. */
+  private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> perRoom =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  void add(String roomId, ActorRef<Room.Outbound> session) {
+    if (open.add(session)) {
+      gauge.incrementAndGet();
+      perRoom.computeIfAbsent(roomId, r -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+    }
   }
 
-  void remove(ActorRef<Room.Outbound> session) {
-    if (open.remove(session)) gauge.decrementAndGet();
+  void remove(String roomId, ActorRef<Room.Outbound> session) {
+    if (open.remove(session)) {
+      gauge.decrementAndGet();
+      perRoom.computeIfPresent(roomId, (r, n) -> n.decrementAndGet() <= 0 ? null : n);
+    }
+  }
+
+  /** Open connections of {@code roomId} on this node. */
+  public int count(String roomId) {
+    java.util.concurrent.atomic.AtomicInteger n = perRoom.get(roomId);
+    return n == null ? 0 : n.get();
   }
 
   public int size() {

@@ -2,6 +2,7 @@ package dev.ripple.collab.room;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
@@ -62,18 +63,28 @@ class RoomLifecycleTest {
     return testKit.spawn(Room.create(roomId, SETTINGS, backup, shard.ref()));
   }
 
+  /** The next message that is not an acknowledgement (the room acknowledges every client message; these tests are about other things). */
+  static Room.Outbound next(TestProbe<Room.Outbound> p) {
+    return next(p, Duration.ofSeconds(3));
+  }
+
+  static Room.Outbound next(TestProbe<Room.Outbound> p, Duration max) {
+    return p.fishForMessage(max, m -> m instanceof Room.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()
+        : akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()).get(0);
+  }
+
   /** Joins and returns the state vector of the room's sync step 1. */
   private Map<Long, Long> join(ActorRef<Room.Command> room, TestProbe<Room.Outbound> p, String id) {
     room.tell(new Room.Join(id, p.ref(), false));
-    p.expectMessageClass(Room.Joined.class);
-    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) p.receiveMessage()).frame());
+    assertInstanceOf(Room.Joined.class, next(p));
+    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) next(p)).frame());
     return StateVectors.decode(step1.stateVector());
   }
 
   /** Sends an update from {@code from} and waits until {@code witness} (another connection) sees it, i.e. it is journaled. */
   private void edit(ActorRef<Room.Command> room, String from, TestProbe<Room.Outbound> witness, byte[] update) {
     room.tell(new Room.FromClient(from, new SyncProtocol.SyncUpdate(update, false)));
-    assertArrayEquals(SyncProtocol.update(update), ((Room.Send) witness.receiveMessage()).frame());
+    assertArrayEquals(SyncProtocol.update(update), ((Room.Send) next(witness)).frame());
   }
 
   private void eventuallySaves(int n) {
@@ -256,7 +267,7 @@ class RoomLifecycleTest {
     for (int i = 0; i < 12 && late == null; i++) {
       advance(Duration.ofSeconds(10));
       try {
-        late = a.receiveMessage(Duration.ofMillis(500));
+        late = next(a, Duration.ofMillis(500));
       } catch (AssertionError notYet) {
         // the retry is not due yet
       }
@@ -286,7 +297,7 @@ class RoomLifecycleTest {
       room.tell(new Room.FromClient("a", new SyncProtocol.SyncUpdate(e.toByteArray(), false)));
     }
     room.tell(new Room.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
-    a.receiveMessage(Duration.ofSeconds(10)); // step 2: everything before it is journaled
+    next(a, Duration.ofSeconds(10)); // step 2: everything before it is journaled
     testKit.stop(room);
     ActorRef<Room.Command> again = spawn();
     TestProbe<Room.Outbound> b = testKit.createTestProbe();
@@ -303,8 +314,8 @@ class RoomLifecycleTest {
     edit(room, "a", b, HELLO);
     testKit.stop(room);
     // a room that stops with connections open (handed off) tells them to reconnect
-    assertEquals(new Room.Close(1012, "room moved"), a.receiveMessage());
-    assertEquals(new Room.Close(1012, "room moved"), b.receiveMessage());
+    assertEquals(new Room.Close(1012, "room moved"), next(a));
+    assertEquals(new Room.Close(1012, "room moved"), next(b));
     backup.stored.put(roomId, new byte[] {0, 0}); // whatever the backup holds now
     ActorRef<Room.Command> again = spawn();
     assertEquals(Map.of(1L, 5L), join(again, a, "a3"));

@@ -94,6 +94,7 @@ class RoomTest {
     alice.expectMessageClass(Room.Joined.class);
     alice.expectNoMessage(QUIET); // no second sync step 1
     room.runCommand(update("a", HELLO));
+    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
     join(bob, "b", false);
     room.runCommand(new Room.Leave("a"));
     room.runCommand(update("b", WORLD));
@@ -101,14 +102,50 @@ class RoomTest {
   }
 
   @Test
-  void updateIsJournaledThenBroadcastToTheOthersOnly() {
+  void updateIsJournaledThenBroadcastToTheOthersOnlyAndAcknowledgedToItsSender() {
     join(alice, "a", false);
     join(bob, "b", false);
     var result = room.runCommand(update("a", HELLO));
     assertEquals(1, result.events().size());
     assertArrayEquals(HELLO, ((Room.UpdateApplied) result.events().get(0)).update());
     assertArrayEquals(SyncProtocol.update(HELLO), ((Room.Send) bob.receiveMessage()).frame());
+    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage()); // the session's window reopens
     alice.expectNoMessage(QUIET);
+  }
+
+  @Test
+  void everyClientMessageIsAcknowledgedOnceHandled() {
+    join(alice, "a", false);
+    room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true))); // nothing new
+    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+    room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
+    assertInstanceOf(Room.Send.class, alice.receiveMessage()); // the answer first, then the acknowledgement
+    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+    room.runCommand(new Room.FromClient("a", new SyncProtocol.QueryAwareness()));
+    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+    alice.expectNoMessage(QUIET);
+  }
+
+  @Test
+  void coalescedUpdatesAreOneJournalEventCountedAsTheirClientMessages() {
+    join(alice, "a", false);
+    byte[] merged = dev.ripple.collab.yjs.Updates.mergeUpdates(java.util.List.of(HELLO, WORLD));
+    var result = room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncUpdate(merged, false), 2));
+    assertEquals(1, result.events().size());
+    assertEquals(1, result.state().updates); // the room counts journal events (what a save covers)
+    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+  }
+
+  @Test
+  void aJoinPastTheConnectionLimitIsClosedWith1013() {
+    Settings two = Settings.from(ConfigFactory.parseMap(Map.of("ripple.limits.max-connections-per-room", 2))
+        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
+    room = roomWith(two);
+    TestProbe<Room.Outbound> carol = testKit.createTestProbe();
+    room.runCommand(new Room.Join("a", alice.ref(), false));
+    room.runCommand(new Room.Join("b", bob.ref(), false));
+    room.runCommand(new Room.Join("c", carol.ref(), false));
+    assertEquals(new Room.Close(1013, "room is full"), carol.receiveMessage());
   }
 
   @Test
@@ -126,6 +163,7 @@ class RoomTest {
     room.runCommand(update("a", WORLD));
     YDoc client = new YDoc();
     client.apply(HELLO);
+    alice.receiveSeveralMessages(2); // the two acknowledgements
     room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncStep1(client.stateVector())));
     SyncProtocol.SyncUpdate step2 = (SyncProtocol.SyncUpdate) SyncProtocol.decode(((Room.Send) alice.receiveMessage()).frame());
     assertTrue(step2.step2());

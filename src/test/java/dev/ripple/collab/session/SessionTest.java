@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.RecipientRef;
+import akka.stream.javadsl.Flow;
 import akka.stream.javadsl.Keep;
 import akka.stream.javadsl.Sink;
 import akka.stream.javadsl.SinkQueueWithCancel;
@@ -127,6 +128,7 @@ class SessionTest {
     assertInstanceOf(SyncProtocol.SyncUpdate.class, incarnation.expectMessageClass(Room.FromClient.class).message());
     client.offer(SyncProtocol.update(new byte[] {0, 0}));
     assertEquals("c5", incarnation.expectMessageClass(Room.FromClient.class).connectionId());
+    for (int i = 0; i < 3; i++) first.session().tell(Room.Ack.INSTANCE);
     // answered: no more Joins, and nothing through sharding
     for (int i = 0; i < 50; i++) { // Joins sent before the answer arrived, then silence
       Room.Command m;
@@ -157,6 +159,188 @@ class SessionTest {
     Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
     assertEquals(CloseCodes.TRY_AGAIN_LATER, close.code());
     assertEquals("c6", sharded.expectMessageClass(Room.Leave.class).connectionId());
+  }
+
+  private static Settings settings(Map<String, Object> overrides) {
+    return Settings.from(ConfigFactory.parseMap(overrides).withFallback(ConfigFactory.parseMap(Map.of("ripple.session.join-retry", "1m")))
+        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
+  }
+
+  /** Client 7's i-th one-character insert into text "t", as its own update (what a typing client sends). */
+  static byte[] typed(int i) {
+    dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+    e.writeVarUint(1); e.writeVarUint(1); e.writeVarUint(7); e.writeVarUint(i);
+    if (i == 0) {
+      e.writeUint8(4); e.writeVarUint(1); e.writeVarString("t");
+    } else {
+      e.writeUint8(0x84); e.writeVarUint(7); e.writeVarUint(i - 1);
+    }
+    e.writeVarString("x");
+    e.writeVarUint(0);
+    return e.toByteArray();
+  }
+
+  /** Collects FromClient messages, acknowledging each, until {@code updates} client updates have arrived; returns the room messages. */
+  private static java.util.List<Room.FromClient> receiveAcking(TestProbe<Room.Command> room, ActorRefHolder session, int updates) {
+    java.util.List<Room.FromClient> got = new java.util.ArrayList<>();
+    int n = 0;
+    while (n < updates) {
+      Room.FromClient f = room.expectMessageClass(Room.FromClient.class, java.time.Duration.ofSeconds(10));
+      got.add(f);
+      n += f.coalesced();
+      session.ref.tell(Room.Ack.INSTANCE);
+    }
+    return got;
+  }
+
+  private record ActorRefHolder(akka.actor.typed.ActorRef<Room.Outbound> ref) {}
+
+  @Test
+  void aClientFloodingBeforeTheRoomAnswersIsHeldBackNotClosedAndLosesNothing() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    int n = 5000;
+    SinkQueueWithCancel<Room.Outbound> client = Source.range(0, n - 1).<Object>map(i -> SyncProtocol.update(typed(i))).concat(Source.never())
+        .via(Session.flow(settings(Map.of()), new SessionRegistry(), room.ref(), "doc-1", "flood", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    Thread.sleep(300); // the client sends everything it can before the room answers
+    join.session().tell(new Room.Joined(room.ref()));
+    java.util.List<Room.FromClient> got = receiveAcking(room, new ActorRefHolder(join.session()), n);
+    assertTrue(got.size() < n / 10, "updates that waited are merged: " + got.size() + " room messages for " + n + " updates");
+    dev.ripple.collab.yjs.YDoc doc = new dev.ripple.collab.yjs.YDoc();
+    for (Room.FromClient f : got) doc.apply(((SyncProtocol.SyncUpdate) f.message()).update());
+    assertEquals(Map.of(7L, (long) n), doc.stateVectorMap()); // every update, once
+    room.expectNoMessage(java.time.Duration.ofMillis(200)); // no close, no Leave
+    client.cancel();
+  }
+
+  @Test
+  void aFullWindowStopsReadingTheSocketUntilTheRoomAcknowledges() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    Settings tiny = settings(Map.of("ripple.limits.window.messages", 1, "ripple.limits.window.waiting-messages", 2,
+        "ripple.limits.window.waiting-bytes", "1 KiB"));
+    // a client with 1,000 messages to send: how many the session reads is what TCP would let through
+    TestProbe<Room.Command> room0 = testKit.createTestProbe();
+    java.util.concurrent.atomic.AtomicInteger produced = new java.util.concurrent.atomic.AtomicInteger();
+    Source.range(0, 999).<Object>map(i -> {
+          produced.incrementAndGet();
+          return SyncProtocol.syncStep1(new byte[] {0});
+        })
+        .via(Session.flow(tiny, new SessionRegistry(), room0.ref(), "doc-1", "reader", false))
+        .runWith(Sink.ignore(), testKit.system());
+    Room.Join j0 = room0.expectMessageClass(Room.Join.class);
+    j0.session().tell(new Room.Joined(room0.ref()));
+    room0.expectMessageClass(Room.FromClient.class);
+    Thread.sleep(300);
+    assertTrue(produced.get() <= 8, "the session stopped reading with the window and the inbox full: read " + produced.get());
+    for (int i = 0; i < 5; i++) {
+      j0.session().tell(Room.Ack.INSTANCE);
+      room0.expectMessageClass(Room.FromClient.class);
+    }
+    Thread.sleep(100);
+    assertTrue(produced.get() <= 13, "each acknowledgement lets one more in: read " + produced.get());
+    var pair = Source.<Object>queue(16, akka.stream.OverflowStrategy.fail())
+        .via(Session.flow(tiny, new SessionRegistry(), room.ref(), "doc-1", "slow-room", false))
+        .toMat(Sink.ignore(), Keep.left())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Joined(room.ref()));
+    // update, step 1, update, step 1 ...: nothing merges across a step 1, so each waits as its own message
+    java.util.concurrent.atomic.AtomicInteger read = new java.util.concurrent.atomic.AtomicInteger();
+    for (int i = 0; i < 12; i++) {
+      Object m = i % 2 == 0 ? SyncProtocol.update(typed(i / 2)) : SyncProtocol.syncStep1(new byte[] {0});
+      pair.offer(m).toCompletableFuture().get(5, TimeUnit.SECONDS);
+    }
+    Thread.sleep(300);
+    room.expectMessageClass(Room.FromClient.class); // one in flight
+    room.expectNoMessage(java.time.Duration.ofMillis(100)); // the window is full
+    int delivered = 1;
+    join.session().tell(Room.Ack.INSTANCE);
+    while (delivered < 12) {
+      room.expectMessageClass(Room.FromClient.class, java.time.Duration.ofSeconds(5));
+      delivered++;
+      join.session().tell(Room.Ack.INSTANCE);
+    }
+    room.expectNoMessage(java.time.Duration.ofMillis(100));
+    pair.complete();
+  }
+
+  @Test
+  void aSyncStep1WaitsForTheUpdatesSentBeforeIt() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    Settings one = settings(Map.of("ripple.limits.window.messages", 1));
+    SinkQueueWithCancel<Room.Outbound> client = Source.<Object>from(java.util.List.of(SyncProtocol.update(typed(0)),
+            SyncProtocol.update(typed(1)), SyncProtocol.update(typed(2)), SyncProtocol.syncStep1(new byte[] {0}), SyncProtocol.update(typed(3))))
+        .concat(Source.never())
+        .via(Session.flow(one, new SessionRegistry(), room.ref(), "doc-1", "ordered", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    Thread.sleep(200);
+    join.session().tell(new Room.Joined(room.ref()));
+    java.util.List<Object> kinds = new java.util.ArrayList<>();
+    int updates = 0;
+    while (kinds.size() < 3) {
+      Room.FromClient f = room.expectMessageClass(Room.FromClient.class);
+      kinds.add(f.message().getClass().getSimpleName() + "x" + f.coalesced());
+      join.session().tell(Room.Ack.INSTANCE);
+    }
+    assertEquals(java.util.List.of("SyncUpdatex3", "SyncStep1x1", "SyncUpdatex1"), kinds);
+    client.cancel();
+  }
+
+  @Test
+  void whatTheClientSentBeforeLeavingReachesTheRoomBeforeItsLeave() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    Settings one = settings(Map.of("ripple.limits.window.messages", 1));
+    var pair = Source.<Object>queue(64, akka.stream.OverflowStrategy.fail())
+        .via(Session.flow(one, new SessionRegistry(), room.ref(), "doc-1", "leaver", false))
+        .toMat(Sink.ignore(), Keep.left())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Joined(room.ref()));
+    for (int i = 0; i < 20; i++) pair.offer(SyncProtocol.update(typed(i)));
+    pair.complete(); // the tab closed right after typing
+    java.util.List<Room.FromClient> got = receiveAcking(room, new ActorRefHolder(join.session()), 20);
+    assertEquals(20, got.stream().mapToInt(Room.FromClient::coalesced).sum());
+    assertEquals("leaver", room.expectMessageClass(Room.Leave.class).connectionId());
+  }
+
+  @Test
+  void outboundQueueIsBoundedInBytesAsWellAsMessages() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    Settings small = settings(Map.of("ripple.limits.outbound-queue-bytes", "64 KiB"));
+    SinkQueueWithCancel<Room.Outbound> client = Source.never()
+        .via(Session.flow(small, new SessionRegistry(), room.ref(), "doc-1", "big-frames", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Joined(room.ref()));
+    for (int i = 0; i < 100; i++) join.session().tell(new Room.Send(new byte[20_000])); // far fewer than the message bound (1024)
+    Room.Outbound last = null;
+    for (int i = 0; i < 200; i++) {
+      Optional<Room.Outbound> next = client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS);
+      if (next.isEmpty()) break;
+      last = next.get();
+    }
+    assertEquals(new Room.Close(CloseCodes.TRY_AGAIN_LATER, "client too slow: outbound queue full"), last);
+    assertEquals("big-frames", room.expectMessageClass(Room.Leave.class).connectionId());
+  }
+
+  @Test
+  void aClientThatNeverReadsItsCloseFrameIsDroppedWithinTheCloseTimeoutAndLeaves() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    Settings quick = settings(Map.of("ripple.session.close-timeout", "300ms"));
+    var pair = Source.<Object>queue(16, akka.stream.OverflowStrategy.fail())
+        .via(Flow.fromGraph(new Session(quick, new SessionRegistry(), room.ref(), "doc-1", "deaf", false, MarkerWire::new)))
+        .toMat(Sink.queue(1), Keep.both())
+        .run(testKit.system()); // the sink is never pulled: nothing can leave
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Joined(room.ref()));
+    join.session().tell(new Room.Close(CloseCodes.SERVICE_RESTART, "server restarting"));
+    for (int i = 0; i < 1000; i++) pair.first().offer("pong"); // pings keep coming; their pongs are not queued after the close
+    assertEquals("deaf", room.expectMessageClass(Room.Leave.class, java.time.Duration.ofSeconds(3)).connectionId());
   }
 
   /** A wire like the frame layer's: "peer-closed" is the client's close, with an end marker and ticks of its own. */

@@ -1,0 +1,115 @@
+package dev.ripple.collab.session;
+
+import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.yjs.Updates;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A client's messages waiting for the session's window to its room, in order, coalesced: consecutive
+ * updates become one merged update (one room message, one journal event: group commit). A sync step 1
+ * or query stays where it is, so it is answered after the updates sent before it.
+ *
+ * <p>Updates are kept as received and merged once, when the batch leaves; merging them one by one as
+ * they arrive would copy the growing batch each time. A batch whose merge fails (one of its updates is
+ * malformed) leaves as its updates one by one, so the room applies the good ones and closes the
+ * connection at the bad one, as it would have without coalescing.
+ */
+final class Inbox {
+  /** One room message to be: a single message, or a run of updates to merge. */
+  private static final class Entry {
+    final SyncProtocol.ClientMessage single;
+    final List<byte[]> updates;
+    long bytes;
+
+    Entry(SyncProtocol.ClientMessage single, long bytes) {
+      this.single = single;
+      this.updates = null;
+      this.bytes = bytes;
+    }
+
+    Entry(byte[] update) {
+      this.single = null;
+      this.updates = new ArrayList<>(4);
+      this.updates.add(update);
+      this.bytes = update.length;
+    }
+  }
+
+  /** What leaves for the room: a message and how many client messages it stands for. */
+  record Batch(SyncProtocol.ClientMessage message, int coalesced, long bytes) {}
+
+  private final ArrayDeque<Entry> entries = new ArrayDeque<>();
+  private final int maxCoalesced;
+  private long bytes;
+
+  /** @param maxCoalesced most updates merged into one batch (bounds the work of one merge) */
+  Inbox(int maxCoalesced) {
+    this.maxCoalesced = maxCoalesced;
+  }
+
+  /** Adds a client message; an update joins the run of updates at the tail, if there is one. */
+  void add(SyncProtocol.ClientMessage message, long size) {
+    bytes += size;
+    if (message instanceof SyncProtocol.SyncUpdate u) {
+      Entry tail = entries.peekLast();
+      if (tail != null && tail.updates != null && tail.updates.size() < maxCoalesced) {
+        tail.updates.add(u.update());
+        tail.bytes += size;
+      } else {
+        entries.add(new Entry(u.update()));
+      }
+      return;
+    }
+    entries.add(new Entry(message, size));
+  }
+
+  boolean isEmpty() {
+    return entries.isEmpty();
+  }
+
+  /** Room messages waiting (a run of updates counts once). */
+  int size() {
+    return entries.size();
+  }
+
+  /** Bytes waiting, as received. */
+  long bytes() {
+    return bytes;
+  }
+
+  /** The size of the next batch, as received (a merged update is usually smaller). */
+  long headBytes() {
+    Entry head = entries.peekFirst();
+    return head == null ? 0 : head.bytes;
+  }
+
+  /** The next batch for the room, or null when nothing waits. */
+  Batch poll() {
+    Entry head = entries.pollFirst();
+    if (head == null) return null;
+    bytes -= head.bytes;
+    if (head.single != null) return new Batch(head.single, 1, head.bytes);
+    if (head.updates.size() == 1) return new Batch(new SyncProtocol.SyncUpdate(head.updates.get(0), false), 1, head.bytes);
+    byte[] merged;
+    try {
+      merged = Updates.mergeUpdates(head.updates);
+    } catch (RuntimeException malformed) {
+      // one of them is malformed: send them one by one, in order, and let the room judge each
+      for (int i = head.updates.size() - 1; i >= 0; i--) {
+        byte[] u = head.updates.get(i);
+        Entry one = new Entry(new SyncProtocol.SyncUpdate(u, false), u.length);
+        entries.addFirst(one);
+        bytes += u.length;
+      }
+      return poll();
+    }
+    return new Batch(new SyncProtocol.SyncUpdate(merged, false), head.updates.size(), merged.length);
+  }
+
+  void clear() {
+    entries.clear();
+    bytes = 0;
+  }
+}
