@@ -2,6 +2,7 @@ package dev.ripple.collab.protocol;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.ripple.collab.yjs.Lib0Decoder;
 import dev.ripple.collab.yjs.Lib0Encoder;
@@ -173,7 +174,7 @@ public final class Presence {
       if (p.nextToken() != null) throw notJson(clientId, "more than one JSON value");
       return first == JsonToken.VALUE_NULL;
     } catch (IOException e) { // JsonProcessingException included: the parser's own reason
-      String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+      String why = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
       throw notJson(clientId, why);
     }
   }
@@ -266,12 +267,15 @@ public final class Presence {
   public void removeConnection(String connectionId) {
     Owner owner = owners.remove(connectionId);
     if (owner == null) return;
-    for (Client c : new ArrayList<>(owner.clients)) {
+    for (Client c : owner.clients) {
       // at 2^53-1 the equal clock still removes a live state on every peer
       c.clock = Math.min(c.clock + 1, Lib0Decoder.MAX_SAFE_INTEGER);
-      remove(c);
+      c.state = null;
+      c.owner = null;
+      live--;
       markPending(c);
     }
+    owner.clients.clear();
   }
 
   /** A live client becomes a removal: no state, no owner. */
