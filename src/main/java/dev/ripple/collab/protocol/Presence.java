@@ -323,6 +323,18 @@ public final class Presence {
     return e.toByteArray();
   }
 
+  /** Entries as one awareness update. */
+  public static byte[] encode(java.util.Collection<Entry> entries) {
+    Lib0Encoder e = new Lib0Encoder(32 * entries.size());
+    e.writeVarUint(entries.size());
+    for (Entry en : entries) {
+      e.writeVarUint(en.clientId());
+      e.writeVarUint(en.clock());
+      e.writeVarString(en.state() == null ? "null" : en.state());
+    }
+    return e.toByteArray();
+  }
+
   private static void write(Lib0Encoder e, Client c) {
     e.writeVarUint(c.id);
     e.writeVarUint(c.clock);

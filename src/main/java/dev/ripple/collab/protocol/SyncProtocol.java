@@ -28,7 +28,15 @@ public final class SyncProtocol {
   /** Step 2 and update carry a Yjs update; both are applied the same way. */
   public record SyncUpdate(byte[] update, boolean step2) implements ClientMessage {}
 
-  public record AwarenessUpdate(byte[] update) implements ClientMessage {}
+  /**
+   * An awareness update; {@code entries} are its validated entries once a session has checked it
+   * against the limits ({@link Presence#validate}), null straight from the wire.
+   */
+  public record AwarenessUpdate(byte[] update, java.util.List<Presence.Entry> entries) implements ClientMessage {
+    public AwarenessUpdate(byte[] update) {
+      this(update, null);
+    }
+  }
 
   public record QueryAwareness() implements ClientMessage {}
 

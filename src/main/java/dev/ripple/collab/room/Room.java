@@ -23,7 +23,7 @@ import dev.ripple.collab.Metrics;
 import dev.ripple.collab.Settings;
 import dev.ripple.collab.backup.BackupException;
 import dev.ripple.collab.backup.SnapshotBackup;
-import dev.ripple.collab.protocol.Awareness;
+import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.protocol.SyncProtocol;
@@ -95,6 +95,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   /** The cold-start load finished: the backup (empty = new document), or failed. */
   private record LoadDone(Optional<byte[]> backup, Throwable failure) implements Command {}
+
+  /** Alarm: relay the awareness changes gathered since the last relay, as one frame. */
+  private record RelayPresence() implements Command {}
 
   /** The encoded full state has been kept long enough: a quiet room does not hold its document twice. */
   private record DropStateCache() implements Command {}
@@ -173,7 +176,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
   }
 
-  private record Connection(ActorRef<Outbound> session, boolean readOnly, Set<Long> awarenessIds) {}
+  private record Connection(ActorRef<Outbound> session, boolean readOnly) {}
 
   // ------------------------------------------------------------------ setup
 
@@ -207,7 +210,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private final SnapshotBackup backup;
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final LinkedHashMap<String, Connection> connections = new LinkedHashMap<>();
-  private final Awareness awareness = new Awareness();
+  private final Presence presence;
   private final Metrics metrics;
   // not persisted: what is in flight right now
   private boolean saving;
@@ -226,6 +229,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     this.backup = backup;
     this.shard = shard;
     this.metrics = Metrics.get(ctx.getSystem());
+    this.presence = new Presence(new Presence.Limits(settings.presence().maxIdsPerConnection(), settings.presence().maxStateBytes()));
   }
 
   private YDoc newDoc() {
@@ -288,6 +292,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(RetrySave.class, (state, c) -> save(state))
         .onCommand(FinalSave.class, this::onFinalSave)
         .onCommand(SaveDone.class, this::onSaveDone)
+        .onCommand(RelayPresence.class, (state, c) -> {
+          relayPresence();
+          return Effect().none();
+        })
         .onCommand(DropStateCache.class, (state, c) -> {
           state.fullStateCache = null;
           return Effect().none();
@@ -442,12 +450,12 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
     timers.cancel("final"); // a reconnect inside the debounce window: no final save, periodic saving resumes
     if (connections.isEmpty()) timers.startTimerWithFixedDelay("periodic", new PeriodicSave(), alarms.period());
-    connections.put(join.connectionId(), new Connection(join.session(), join.readOnly(), new HashSet<>()));
+    connections.put(join.connectionId(), new Connection(join.session(), join.readOnly()));
     // a session whose node dies, or whose Leave is lost, still leaves: the room watches it
     ctx.watchWith(join.session(), new SessionStopped(join.connectionId(), join.session()));
     join.session().tell(new Joined(ctx.getSelf()));
     join.session().tell(new Send(SyncProtocol.syncStep1(state.doc.stateVector())));
-    byte[] states = awareness.encodeAll();
+    byte[] states = presence.encodeAll();
     if (states != null) join.session().tell(new Send(SyncProtocol.awareness(states)));
     return Effect().none();
   }
@@ -463,8 +471,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     Connection c = connections.remove(leave.connectionId());
     if (c != null) {
       ctx.unwatch(c.session());
-      byte[] removal = awareness.remove(c.awarenessIds());
-      if (removal != null) broadcast(SyncProtocol.awareness(removal), null);
+      presence.removeConnection(leave.connectionId());
+      schedulePresenceRelay();
     }
     if (c != null && connections.isEmpty()) {
       timers.cancel("periodic");
@@ -487,12 +495,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       if (m instanceof SyncProtocol.SyncStep1 step1) {
         c.session().tell(new Send(SyncProtocol.syncStep2(diffFor(state, step1.stateVector()))));
       } else if (m instanceof SyncProtocol.AwarenessUpdate aw) {
-        List<Long> touched = awareness.apply(aw.update());
-        c.awarenessIds().addAll(touched);
-        // to everyone, the sender included: a lone YPartyKitProvider needs the echo to stay connected
-        broadcast(SyncProtocol.awareness(aw.update()), null);
+        // validated by the session; a message from another node's session carries only its bytes
+        presence.apply(msg.connectionId(), aw.entries() != null ? aw.entries() : Presence.validate(aw.update(), presence.limits()));
+        schedulePresenceRelay();
       } else if (m instanceof SyncProtocol.QueryAwareness) {
-        byte[] all = awareness.encodeAll();
+        byte[] all = presence.encodeAll();
         if (all != null) c.session().tell(new Send(SyncProtocol.awareness(all)));
       }
       c.session().tell(Ack.INSTANCE);
@@ -504,6 +511,22 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       closeConnection(msg.connectionId(), c, CloseCodes.INVALID_PAYLOAD, e.getMessage());
       return Effect().none();
     }
+  }
+
+  /**
+   * Awareness changes are relayed once per relay interval, as one frame to every connection, the
+   * sender included (a lone YPartyKitProvider needs the echo to stay connected): N clients moving their
+   * cursors cost N frames per interval instead of N x N.
+   */
+  private void schedulePresenceRelay() {
+    Duration interval = settings.presence().relayInterval();
+    if (interval.isZero()) relayPresence();
+    else if (!timers.isTimerActive("presence")) timers.startSingleTimer("presence", new RelayPresence(), interval);
+  }
+
+  private void relayPresence() {
+    byte[] changes = presence.flush();
+    if (changes != null) broadcast(SyncProtocol.awareness(changes), null);
   }
 
   /** The full state; when it is encoded anew, the cache is dropped {@link #STATE_CACHE_TTL} later. */

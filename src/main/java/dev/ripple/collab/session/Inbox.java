@@ -1,15 +1,18 @@
 package dev.ripple.collab.session;
 
+import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.Updates;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 
 /**
  * A client's messages waiting for the session's window to its room, in order, coalesced: consecutive
  * updates become one merged update (one room message, one journal event: group commit). A sync step 1
- * or query stays where it is, so it is answered after the updates sent before it.
+ * or query stays where it is, so it is answered after the updates sent before it. Consecutive
+ * awareness updates keep only the newest state per client id.
  *
  * <p>Updates are kept as received and merged once, when the batch leaves; merging them one by one as
  * they arrive would copy the growing batch each time. A batch whose merge fails (one of its updates is
@@ -21,16 +24,41 @@ final class Inbox {
   private static final class Entry {
     final SyncProtocol.ClientMessage single;
     final List<byte[]> updates;
+    /** A run of awareness updates: the newest entry per client id. */
+    final LinkedHashMap<Long, Presence.Entry> awareness;
+    int awarenessMessages;
     long bytes;
+
+    Entry(List<Presence.Entry> entries, long bytes) {
+      this.single = null;
+      this.updates = null;
+      this.awareness = new LinkedHashMap<>();
+      this.bytes = bytes;
+      merge(entries);
+    }
+
+    void merge(List<Presence.Entry> entries) {
+      awarenessMessages++;
+      for (Presence.Entry e : entries) {
+        Presence.Entry known = awareness.get(e.clientId());
+        // y-protocols: a newer clock wins; an equal clock with a removal removes
+        if (known == null || known.clock() < e.clock() || (known.clock() == e.clock() && e.isRemoval())) {
+          awareness.remove(e.clientId()); // re-insert: the order of first arrival is not kept, the newest is last
+          awareness.put(e.clientId(), e);
+        }
+      }
+    }
 
     Entry(SyncProtocol.ClientMessage single, long bytes) {
       this.single = single;
       this.updates = null;
+      this.awareness = null;
       this.bytes = bytes;
     }
 
     Entry(byte[] update) {
       this.single = null;
+      this.awareness = null;
       this.updates = new ArrayList<>(4);
       this.updates.add(update);
       this.bytes = update.length;
@@ -59,6 +87,17 @@ final class Inbox {
         tail.bytes += size;
       } else {
         entries.add(new Entry(u.update()));
+      }
+      return;
+    }
+    if (message instanceof SyncProtocol.AwarenessUpdate a && a.entries() != null) {
+      Entry tail = entries.peekLast();
+      if (tail != null && tail.awareness != null) {
+        tail.merge(a.entries());
+        // what waits is the newest state per client id, not the sum of what came
+        bytes -= size;
+      } else {
+        entries.add(new Entry(a.entries(), size));
       }
       return;
     }
@@ -91,6 +130,10 @@ final class Inbox {
     if (head == null) return null;
     bytes -= head.bytes;
     if (head.single != null) return new Batch(head.single, 1, head.bytes);
+    if (head.awareness != null) {
+      List<Presence.Entry> newest = new ArrayList<>(head.awareness.values());
+      return new Batch(new SyncProtocol.AwarenessUpdate(Presence.encode(newest), newest), head.awarenessMessages, head.bytes);
+    }
     if (head.updates.size() == 1) return new Batch(new SyncProtocol.SyncUpdate(head.updates.get(0), false), 1, head.bytes);
     byte[] merged;
     try {

@@ -19,6 +19,7 @@ import akka.stream.stage.TimerGraphStageLogic;
 import dev.ripple.collab.Settings;
 import dev.ripple.collab.protocol.BatchAssembler;
 import dev.ripple.collab.protocol.CloseCodes;
+import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.room.Room;
@@ -174,6 +175,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private final Wire frames = wire.get();
     private final BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks());
     private final Settings.Window window = settings.window();
+    private final Presence.Limits presenceLimits =
+        new Presence.Limits(settings.presence().maxIdsPerConnection(), settings.presence().maxStateBytes());
     /** What waits for the client to read it; at most the outbound queue's worth, plus closing frames. */
     private final ArrayDeque<Queued> pending = new ArrayDeque<>();
     private long pendingBytes;
@@ -282,6 +285,10 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
 
     private void toRoom(SyncProtocol.ClientMessage message, long size) {
       if (message instanceof SyncProtocol.Ignored) return; // y-protocols ignores unknown message types; so does the room
+      if (message instanceof SyncProtocol.AwarenessUpdate a) {
+        // limits checked here, on the connection's own thread: an offender is closed (1008) before the room sees it
+        message = new SyncProtocol.AwarenessUpdate(a.update(), Presence.validate(a.update(), presenceLimits));
+      }
       inbox.add(message, size);
       dispatch();
     }

@@ -198,10 +198,67 @@ class RoomTest {
     join(bob, "b", false);
     byte[] state = awareness(42, 1, "{\"user\":\"alice\"}");
     room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(state)));
-    assertArrayEquals(SyncProtocol.awareness(state), ((Room.Send) alice.receiveMessage()).frame());
+    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+    assertArrayEquals(SyncProtocol.awareness(state), ((Room.Send) alice.receiveMessage()).frame()); // the echo
     assertArrayEquals(SyncProtocol.awareness(state), ((Room.Send) bob.receiveMessage()).frame());
     room.runCommand(new Room.Leave("a"));
     assertArrayEquals(SyncProtocol.awareness(awareness(42, 2, "null")), ((Room.Send) bob.receiveMessage()).frame());
+  }
+
+  @Test
+  void awarenessGatheredWithinTheRelayIntervalGoesOutAsOneFrame() {
+    room = roomWith(Settings.from(ConfigFactory.parseMap(Map.of("ripple.presence.relay-interval", "1s"))
+        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve()));
+    join(alice, "a", false);
+    join(bob, "b", false);
+    for (int clock = 1; clock <= 10; clock++) {
+      room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(42, clock, "{\"x\":" + clock + "}"))));
+      room.runCommand(new Room.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(43, clock, "{\"y\":" + clock + "}"))));
+    }
+    List<byte[]> frames = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      Room.Outbound m;
+      try {
+        m = bob.receiveMessage(Duration.ofMillis(1500));
+      } catch (AssertionError quiet) {
+        break;
+      }
+      if (m instanceof Room.Send send) frames.add(send.frame());
+    }
+    assertEquals(1, frames.size(), "one frame for twenty updates");
+    byte[] frame = frames.get(0);
+    var entries = dev.ripple.collab.protocol.Presence.validate(
+        ((SyncProtocol.AwarenessUpdate) SyncProtocol.decode(frame)).update(), new dev.ripple.collab.protocol.Presence.Limits(4, 1024));
+    assertEquals(List.of(new dev.ripple.collab.protocol.Presence.Entry(42, 10, "{\"x\":10}"),
+        new dev.ripple.collab.protocol.Presence.Entry(43, 10, "{\"y\":10}")), entries);
+  }
+
+  @Test
+  void aConnectionCannotChangeAnotherConnectionsPresence() {
+    join(alice, "a", false);
+    join(bob, "b", false);
+    room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(42, 1, "{\"user\":\"alice\"}"))));
+    bob.receiveMessage(); // alice's state
+    room.runCommand(new Room.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(42, 5, "null")))); // bob removes alice
+    room.runCommand(new Room.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(42, 6, "{\"user\":\"mallory\"}"))));
+    bob.receiveSeveralMessages(2); // acknowledged, not relayed
+    bob.expectNoMessage(QUIET);
+    TestProbe<Room.Outbound> carol = testKit.createTestProbe();
+    room.runCommand(new Room.Join("c", carol.ref(), false));
+    carol.expectMessageClass(Room.Joined.class);
+    carol.receiveMessage(); // sync step 1
+    assertArrayEquals(SyncProtocol.awareness(awareness(42, 1, "{\"user\":\"alice\"}")), ((Room.Send) carol.receiveMessage()).frame());
+  }
+
+  @Test
+  void aConnectionAnnouncingTooManyClientIdsIsClosedWith1008() {
+    join(alice, "a", false);
+    for (int id = 1; id <= 4; id++) room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(id, 1, "{}"))));
+    alice.receiveSeveralMessages(4);
+    room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(5, 1, "{}"))));
+    Room.Outbound close = alice.fishForMessage(Duration.ofSeconds(3), m -> m instanceof Room.Close
+        ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0);
+    assertEquals(CloseCodes.POLICY_VIOLATION, ((Room.Close) close).code());
   }
 
   @Test
