@@ -10,7 +10,8 @@ import java.io.ByteArrayOutputStream;
  * Reassembles YPartyKitProvider's chunked messages: a text frame
  * {@code y-pk-batch#{"id","type":"start","size","count"}}, that many binary chunks, and an end marker
  * with the same fields. Limits the total size and chunk count; anything inconsistent is a
- * {@link ProtocolException} that closes the connection.
+ * {@link ProtocolException} that closes the connection; client text in its message goes through
+ * {@link LogSafe}.
  */
 public final class BatchAssembler {
   public static final String SENTINEL = "y-pk-batch";
@@ -94,10 +95,10 @@ public final class BatchAssembler {
         JsonNode n = MARKER_JSON.readTree(json);
         if (n == null || !n.isObject()) throw bad("batch marker is not a JSON object");
         String type = n.path("type").asText("");
-        if (!type.equals("start") && !type.equals("end")) throw bad("unexpected batch marker type " + type);
+        if (!type.equals("start") && !type.equals("end")) throw bad("unexpected batch marker type " + LogSafe.of(type));
         return new Marker(n.path("id").asText(null), type, n.path("size").asLong(-1), n.path("count").asLong(-1));
       } catch (JsonProcessingException e) {
-        throw bad("batch marker is not JSON: " + e.getOriginalMessage());
+        throw bad("batch marker is not JSON: " + LogSafe.of(e.getOriginalMessage())); // Jackson quotes the input
       }
     }
   }
