@@ -8,7 +8,9 @@ import { authorize } from "./collaboration";
  *
  * - `POST /collaboration/snapshot?roomId=<urlencoded>`, body = the room's full Yjs state
  *   (`application/octet-stream`): stores it; 200 `{"ok":true,...}`.
- * - `GET  /collaboration/snapshot?roomId=<urlencoded>`: 200 with the stored bytes, 404 if none.
+ * - `GET  /collaboration/snapshot?roomId=<urlencoded>`: 200 with the stored bytes; if none, 404
+ *   `application/json` `{"error":"not_found","message":..}`. The server takes only this 404 for "no
+ *   snapshot" (a new document); any other 404 (e.g. a deployment without these routes) fails the load.
  * - `POST /collaboration/verify`, body `{"token":..,"roomId":..}`: 200 `{"userId":..,"access":..}`,
  *   401 unknown/invalid token, 403 no access to the room.
  *
@@ -95,6 +97,7 @@ export default http;
 async function readSnapshot(ctx: ActionCtx, roomId: string): Promise<Response> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await ctx.runQuery(internal.snapshots.get, { roomId });
+    // the contract's one "no snapshot" answer: keep status, content type and `error` exactly so
     if (row === null) return error(404, "not_found", `no snapshot for room ${roomId}`);
     const blob = await ctx.storage.get(row.storageId);
     if (blob !== null) {

@@ -89,13 +89,13 @@ describe("POST/GET /collaboration/snapshot", () => {
     expect(files[0].size).toBe(state.length);
   });
 
-  test("an unknown room is 404 with a JSON error", async () => {
+  test("an unknown room is exactly the contract's 404: application/json {error: not_found, message}", async () => {
     const t = setup();
     await post(t, "doc-other", bytesOf(1, 2, 3));
     const r = await get(t, "doc-missing");
     expect(r.status).toBe(404);
     expect(r.headers.get("Content-Type")).toBe("application/json");
-    expect(await r.json()).toMatchObject({ error: "not_found", message: expect.any(String) });
+    expect(await r.json()).toEqual({ error: "not_found", message: expect.stringContaining("doc-missing") });
   });
 
   test("a new snapshot replaces the old one and deletes its file", async () => {
@@ -299,5 +299,20 @@ describe("routing", () => {
     const t = setup();
     expect((await t.fetch("/collaboration/verify", { method: "GET", headers: AUTH })).status).toBe(404);
     expect((await t.fetch("/collaboration/other", { method: "POST", headers: AUTH })).status).toBe(404);
+  });
+
+  test("a path without a route is a 404 the server cannot take for 'no snapshot'", async () => {
+    // what the server sees when the app's deployment lacks these routes: it must fail the load, not start empty
+    const t = setup();
+    const r = await t.fetch("/collaboration/snapshots?roomId=doc-1", { method: "GET", headers: AUTH });
+    expect(r.status).toBe(404);
+    const text = await r.text();
+    let body: unknown = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON at all: not the contract's answer either
+    }
+    expect(body).not.toMatchObject({ error: "not_found" });
   });
 });

@@ -1,5 +1,8 @@
 package dev.ripple.collab.backup;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -21,8 +24,9 @@ import java.util.function.Function;
 /**
  * Backups in Convex through its HTTP actions: {@code POST {site}/collaboration/snapshot?roomId=…}
  * with the state as {@code application/octet-stream} (any 2xx confirms it) and {@code GET} on the
- * same URL (200 is the snapshot, 404 means none). Both carry {@code Authorization: Bearer <secret>}.
- * Every other outcome (another status, a timeout, a refused connection) is a {@link BackupException}.
+ * same URL (200 is the snapshot; a 404 whose body is the JSON {@code {"error":"not_found",...}}
+ * means none). Both carry {@code Authorization: Bearer <secret>}. Every other outcome (another
+ * status, a 404 with another body, a timeout, a refused connection) is a {@link BackupException}.
  * The request timeout bounds the whole exchange, body included: raise it for very large documents
  * over slow links.
  * Room ids are percent-encoded as UTF-8, a space as {@code %20} (never {@code +}).
@@ -30,6 +34,7 @@ import java.util.function.Function;
 public final class ConvexBackup implements SnapshotBackup {
   private static final String PATH = "/collaboration/snapshot";
   private static final int EXCERPT_CHARS = 200;
+  private static final ObjectReader JSON = new ObjectMapper().reader();
 
   private final URI siteUrl;
   private final String authorization;
@@ -77,10 +82,26 @@ public final class ConvexBackup implements SnapshotBackup {
     return exchange(roomId, "loading the backup", request, response -> {
       switch (response.statusCode()) {
         case 200: return Optional.of(response.body());
-        case 404: return Optional.empty();
+        case 404:
+          if (isNoSnapshot(response.body())) return Optional.empty();
+          throw rejected(roomId, "loading the backup", response);
         default: throw rejected(roomId, "loading the backup", response);
       }
     });
+  }
+
+  /**
+   * Whether a 404's body is the contract's "no snapshot for this room":
+   * {@code {"error":"not_found",...}}. Any other 404 (an HTML page, Convex's own answer for a path
+   * it has no route for) must not read as an empty room: its next save would overwrite the backup.
+   */
+  static boolean isNoSnapshot(byte[] body) {
+    try {
+      JsonNode node = JSON.readTree(body);
+      return node != null && node.isObject() && node.path("error").asText("").equals("not_found");
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   private HttpRequest.Builder request(String roomId) {
@@ -119,10 +140,13 @@ public final class ConvexBackup implements SnapshotBackup {
     int status = response.statusCode();
     String hint = switch (status) {
       case 401, 403 -> " (check that PARTYKIT_SECRET matches the Convex deployment's)";
-      case 404 -> " (is the snapshot HTTP action deployed at " + PATH + "?)";
+      case 404 -> " (the snapshot route seems not deployed at " + siteUrl + PATH + ": deploy Ripple's convex/ functions"
+          + " there, or check CONVEX_SITE_URL; a missing snapshot is answered with the JSON {\"error\":\"not_found\"},"
+          + " this answer is not)";
       default -> "";
     };
-    String body = new String(response.body(), StandardCharsets.UTF_8).strip();
+    // one log line, also for an HTML error page
+    String body = new String(response.body(), StandardCharsets.UTF_8).strip().replaceAll("\\s+", " ");
     if (body.length() > EXCERPT_CHARS) {
       body = body.substring(0, EXCERPT_CHARS) + "…";
     }

@@ -92,6 +92,37 @@ class ConvexBackupTest {
   }
 
   @Test
+  void aBare404IsAFailedLoadNotANewDocument() {
+    // a deployment without the collaboration routes: Convex (or a proxy) answers a plain 404
+    convex.putSnapshot("doc-1", STATE);
+    convex.answerNext(1, 404, "text/html", "<html>\n<body>404 Not Found</body>\n</html>");
+    BackupException e = failure(backup().load("doc-1"));
+    assertEquals(404, e.status());
+    assertEquals("doc-1", e.roomId());
+    assertTrue(e.getMessage().contains("snapshot route seems not deployed"), e.getMessage());
+    assertTrue(e.getMessage().contains("404 Not Found"), e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), e.getMessage());
+  }
+
+  @Test
+  void a404WhoseBodyIsNotTheJsonNotFoundAnswerIsAFailedLoad() {
+    for (String body : List.of("", "Not Found", "No matching routes found", "{}", "{\"error\":\"injected\"}",
+        "{\"message\":\"not_found\"}", "{\"error\":{\"not_found\":true}}", "[\"not_found\"]", "\"not_found\"",
+        "{\"error\":\"not_found\"")) {
+      convex.answerNext(1, 404, "application/json", body);
+      assertEquals(404, failure(backup().load("doc-1")).status(), body);
+    }
+  }
+
+  @Test
+  void the404OfTheContractIsANewDocumentWhateverItsMessage() throws Exception {
+    convex.answerNext(1, 404, "application/json", "{\"error\":\"not_found\"}");
+    assertEquals(Optional.empty(), await(backup().load("doc-1")));
+    convex.answerNext(1, 404, "application/json", "{\"error\":\"not_found\",\"message\":\"no snapshot for room doc-1\"}");
+    assertEquals(Optional.empty(), await(backup().load("doc-1")));
+  }
+
+  @Test
   void serverErrorOnSaveFailsWithStatus500() {
     convex.failNext(1);
     BackupException e = failure(backup().save("doc-1", STATE));

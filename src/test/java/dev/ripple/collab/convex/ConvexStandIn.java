@@ -32,8 +32,10 @@ import java.util.regex.Pattern;
  * A strict stand-in for the Convex HTTP actions of the collaboration contract, on 127.0.0.1 and a
  * free port. It answers only exactly what the contract allows and records every request; anything
  * else is answered as Convex would (401 bad secret, 404 unknown route, 405, 415, 400) and also
- * listed in {@link #violations()}, which a test expects to be empty. Faults are injected on demand:
- * the next N answers with a status, a delay before every answer, or no listener at all.
+ * listed in {@link #violations()}, which a test expects to be empty. A missing snapshot is the
+ * reference's 404 {@code application/json} {@code {"error":"not_found","message":..}}. Faults are
+ * injected on demand: the next N answers with a status (or a whole answer, e.g. a bare HTML 404), a
+ * delay before every answer, or no listener at all.
  */
 public final class ConvexStandIn implements AutoCloseable {
   public static final String SNAPSHOT = "/collaboration/snapshot";
@@ -65,7 +67,7 @@ public final class ConvexStandIn implements AutoCloseable {
   private final Map<String, byte[]> snapshots = new ConcurrentHashMap<>();
   private final Map<String, Map<String, Grant>> grants = new ConcurrentHashMap<>();
   private final AtomicInteger faultsLeft = new AtomicInteger();
-  private volatile int faultStatus = 500;
+  private volatile Reply fault = injected(500);
   private volatile Duration delay = Duration.ZERO;
   private volatile Duration stall = Duration.ZERO;
 
@@ -132,9 +134,22 @@ public final class ConvexStandIn implements AutoCloseable {
     answerNext(n, 500);
   }
 
-  /** The next {@code n} requests are answered with {@code status} (after the contract checks). */
+  /**
+   * The next {@code n} requests are answered with {@code status} and a JSON error body
+   * {@code {"error":"injected",...}} (after the contract checks). A 404 so injected is not the
+   * contract's "no snapshot" answer.
+   */
   public void answerNext(int n, int status) {
-    faultStatus = status;
+    fault = injected(status);
+    faultsLeft.set(n);
+  }
+
+  /**
+   * The next {@code n} requests are answered with exactly this status, content type and body (after
+   * the contract checks), e.g. the bare {@code text/html} 404 of a deployment without these routes.
+   */
+  public void answerNext(int n, int status, String contentType, String body) {
+    fault = new Reply(status, contentType, body.getBytes(StandardCharsets.UTF_8));
     faultsLeft.set(n);
   }
 
@@ -225,8 +240,7 @@ public final class ConvexStandIn implements AutoCloseable {
       }
     }
     if (faultsLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-      reply(exchange, new Reply(faultStatus, "application/json",
-          "{\"error\":\"injected\",\"message\":\"injected fault\"}".getBytes(StandardCharsets.UTF_8)));
+      reply(exchange, fault);
       return;
     }
     if (snapshot && method.equals("POST")) {
@@ -235,7 +249,7 @@ public final class ConvexStandIn implements AutoCloseable {
     } else if (snapshot) {
       byte[] state = snapshots.get(roomId);
       reply(exchange, state == null
-          ? new Reply(404, "application/json", "{\"error\":\"not_found\"}".getBytes(StandardCharsets.UTF_8))
+          ? json(404, Map.of("error", "not_found", "message", "no snapshot for room " + roomId))
           : new Reply(200, "application/octet-stream", state));
     } else {
       reply(exchange, verdict(verify.get("token").asText(), verify.get("roomId").asText()));
@@ -299,6 +313,11 @@ public final class ConvexStandIn implements AutoCloseable {
   }
 
   private record Reply(int status, String contentType, byte[] body) {}
+
+  private static Reply injected(int status) {
+    return new Reply(status, "application/json",
+        "{\"error\":\"injected\",\"message\":\"injected fault\"}".getBytes(StandardCharsets.UTF_8));
+  }
 
   private Reply violation(int status, Request request, String what) {
     violations.add(request.method() + " " + request.path() + ": " + what);
