@@ -12,7 +12,7 @@
  *     POST /__admin/token     body = createToken's args, e.g. {"token":"t","userId":"u","access":"write","rooms":["doc-1"]}
  *                             -> 200 {"token":..}
  *     GET  /__admin/snapshot?roomId=..   -> 200 the stored bytes (what the HTTP action would serve), 404 none
- *     GET  /__admin/state     -> 200 {"files":<files in storage>,"snapshots":[{roomId,size,updatedAt,storageId}]}
+ *     GET  /__admin/state     -> 200 {"files":<files in storage>,"snapshots":[{roomId,size,updatedAt,storageId,updates}]}
  *   BRIDGE_SEED may hold a JSON array of createToken args to insert before listening.
  * - Exits when its stdin closes (unless BRIDGE_STDIN=ignore), on SIGTERM/SIGINT, and in any case
  *   after BRIDGE_LIFETIME_SECONDS (default 600), so it never lingers after a test.
@@ -149,11 +149,12 @@ async function admin(req: IncomingMessage, res: ServerResponse, url: URL, body: 
     const state = await serially(() =>
       t.run(async (ctx) => ({
         files: (await ctx.db.system.query("_storage").collect()).length,
-        snapshots: (await ctx.db.query("snapshots").collect()).map(({ roomId, size, updatedAt, storageId }) => ({
+        snapshots: (await ctx.db.query("snapshots").collect()).map(({ roomId, size, updatedAt, storageId, updates }) => ({
           roomId,
           size,
           updatedAt,
           storageId,
+          updates: updates ?? 0,
         })),
       })),
     );

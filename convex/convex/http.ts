@@ -6,9 +6,14 @@ import { authorize } from "./collaboration";
 /**
  * The HTTP actions the collaboration server (Ripple) calls, at `https://<deployment>.convex.site`:
  *
- * - `POST /collaboration/snapshot?roomId=<urlencoded>`, body = the room's full Yjs state
- *   (`application/octet-stream`): stores it; 200 `{"ok":true,...}`.
- * - `GET  /collaboration/snapshot?roomId=<urlencoded>`: 200 with the stored bytes, 404 if none.
+ * - `POST /collaboration/snapshot?roomId=<urlencoded>&updates=<N>`, body = the room's full Yjs
+ *   state (`application/octet-stream`) covering the room's first N journaled updates: stores it
+ *   unless the stored snapshot covers more (an older save that landed late); 200
+ *   `{"ok":true,"stored":true|false,"updates":<N kept>,...}`.
+ * - `GET  /collaboration/snapshot?roomId=<urlencoded>`: 200 with the stored bytes and the count
+ *   they cover in the header `X-Ripple-Updates` (0 for snapshots stored before it existed); if none, 404
+ *   `application/json` `{"error":"not_found","message":..}`. The server takes only this 404 for "no
+ *   snapshot" (a new document); any other 404 (e.g. a deployment without these routes) fails the load.
  * - `POST /collaboration/verify`, body `{"token":..,"roomId":..}`: 200 `{"userId":..,"access":..}`,
  *   401 unknown/invalid token, 403 no access to the room.
  *
@@ -19,6 +24,9 @@ import { authorize } from "./collaboration";
 /** The largest roomId accepted (UTF-16 code units); the collaboration server's ids are far shorter. */
 const MAX_ROOM_ID = 512;
 
+/** The GET answer's header with the count of updates the snapshot covers. */
+const UPDATES_HEADER = "X-Ripple-Updates";
+
 const http = httpRouter();
 
 http.route({
@@ -28,17 +36,25 @@ http.route({
     guarded(request, "application/octet-stream", async () => {
       const roomId = roomIdOf(request);
       if (roomId === null) return badRoomId();
+      const updates = updatesOf(request);
+      if (updates === null) {
+        return error(400, "bad_updates", "updates (the count of updates the snapshot covers) is missing or not an integer >= 0");
+      }
       const bytes = await request.arrayBuffer();
       if (bytes.byteLength === 0) return error(400, "empty_snapshot", "the snapshot body is empty");
       const storageId = await ctx.storage.store(new Blob([bytes], { type: "application/octet-stream" }));
       let saved;
       try {
-        saved = await ctx.runMutation(internal.snapshots.save, { roomId, storageId, size: bytes.byteLength });
+        saved = await ctx.runMutation(internal.snapshots.save, { roomId, storageId, size: bytes.byteLength, updates });
       } catch (e) {
         await ctx.storage.delete(storageId); // do not leave an orphan file behind
         throw e;
       }
-      return json(200, { ok: true, roomId, size: bytes.byteLength, updatedAt: saved.updatedAt });
+      if (!saved.stored) {
+        // an older save than the stored one: acknowledged (the newer state is safe), not stored
+        return json(200, { ok: true, stored: false, roomId, updates: saved.updates, updatedAt: saved.updatedAt });
+      }
+      return json(200, { ok: true, stored: true, roomId, size: bytes.byteLength, updates, updatedAt: saved.updatedAt });
     }),
   ),
 });
@@ -95,12 +111,17 @@ export default http;
 async function readSnapshot(ctx: ActionCtx, roomId: string): Promise<Response> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await ctx.runQuery(internal.snapshots.get, { roomId });
+    // the contract's one "no snapshot" answer: keep status, content type and `error` exactly so
     if (row === null) return error(404, "not_found", `no snapshot for room ${roomId}`);
     const blob = await ctx.storage.get(row.storageId);
     if (blob !== null) {
       return new Response(blob, {
         status: 200,
-        headers: { "Content-Type": "application/octet-stream", "Cache-Control": "no-store" },
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "Cache-Control": "no-store",
+          [UPDATES_HEADER]: String(row.updates ?? 0),
+        },
       });
     }
   }
@@ -169,6 +190,14 @@ async function sameSecret(given: string, expected: string): Promise<boolean> {
 function roomIdOf(request: Request): string | null {
   const roomId = new URL(request.url).searchParams.get("roomId");
   return roomId === null || roomId === "" || roomId.length > MAX_ROOM_ID ? null : roomId;
+}
+
+/** The `updates` query parameter (decimal digits, a safe integer), or null when missing or malformed. */
+function updatesOf(request: Request): number | null {
+  const raw = new URL(request.url).searchParams.get("updates");
+  if (raw === null || !/^[0-9]{1,16}$/.test(raw)) return null;
+  const updates = Number(raw);
+  return Number.isSafeInteger(updates) ? updates : null;
 }
 
 function badRoomId(): Response {

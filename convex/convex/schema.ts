@@ -14,6 +14,11 @@ export default defineSchema({
     updatedAt: v.number(),
     /** Size of the stored state in bytes. */
     size: v.number(),
+    /**
+     * How many journaled updates of the room the stored state covers (the server's count). A save
+     * with a lower count is older and is ignored. Absent on rows stored before the count existed: 0.
+     */
+    updates: v.optional(v.number()),
   }).index("by_roomId", ["roomId"]),
 
   /**

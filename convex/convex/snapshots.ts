@@ -13,6 +13,7 @@ const snapshotRow = v.object({
   storageId: v.id("_storage"),
   updatedAt: v.number(),
   size: v.number(),
+  updates: v.optional(v.number()),
 });
 
 /** The room's snapshot row, or null when the room was never saved. */
@@ -30,26 +31,33 @@ export const get = internalQuery({
 /**
  * Points the room's row at a file already written to storage (inserting the row the first time)
  * and deletes the file the row pointed at before, in one transaction: a room has exactly one
- * stored file once this commits.
+ * stored file once this commits. The newest snapshot wins, not the last to arrive: a save covering
+ * fewer updates than the stored one (an older save that timed out at the server and landed late)
+ * is not stored, and its file is deleted instead. An equal count is stored (a retried save).
  */
 export const save = internalMutation({
-  args: { roomId: v.string(), storageId: v.id("_storage"), size: v.number() },
-  returns: v.object({ updatedAt: v.number(), replaced: v.boolean() }),
-  handler: async (ctx, { roomId, storageId, size }) => {
+  args: { roomId: v.string(), storageId: v.id("_storage"), size: v.number(), updates: v.number() },
+  returns: v.object({ stored: v.boolean(), updates: v.number(), updatedAt: v.number(), replaced: v.boolean() }),
+  handler: async (ctx, { roomId, storageId, size, updates }) => {
     const updatedAt = Date.now();
     const existing = await ctx.db
       .query("snapshots")
       .withIndex("by_roomId", (q) => q.eq("roomId", roomId))
       .unique();
     if (existing === null) {
-      await ctx.db.insert("snapshots", { roomId, storageId, updatedAt, size });
-      return { updatedAt, replaced: false };
+      await ctx.db.insert("snapshots", { roomId, storageId, updatedAt, size, updates });
+      return { stored: true, updates, updatedAt, replaced: false };
     }
-    await ctx.db.patch(existing._id, { storageId, updatedAt, size });
+    const kept = existing.updates ?? 0;
+    if (updates < kept) {
+      if (existing.storageId !== storageId) await ctx.storage.delete(storageId);
+      return { stored: false, updates: kept, updatedAt: existing.updatedAt, replaced: false };
+    }
+    await ctx.db.patch(existing._id, { storageId, updatedAt, size, updates });
     if (existing.storageId !== storageId) {
       await ctx.storage.delete(existing.storageId);
     }
-    return { updatedAt, replaced: true };
+    return { stored: true, updates, updatedAt, replaced: true };
   },
 });
 

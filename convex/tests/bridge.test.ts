@@ -50,7 +50,7 @@ test("forwards to the HTTP actions, keeps bytes exact, seeds and reads through t
   const state = Uint8Array.from({ length: 70000 }, (_, i) => (i * 7919) & 0xff);
   const room = encodeURIComponent("doc-ä b/c");
 
-  const saved = await fetch(`${base}/collaboration/snapshot?roomId=${room}`, {
+  const saved = await fetch(`${base}/collaboration/snapshot?roomId=${room}&updates=3`, {
     method: "POST",
     headers: { ...AUTH, "Content-Type": "application/octet-stream" },
     body: state,
@@ -59,6 +59,7 @@ test("forwards to the HTTP actions, keeps bytes exact, seeds and reads through t
   const read = await fetch(`${base}/collaboration/snapshot?roomId=${room}`, { headers: AUTH });
   expect(read.status).toBe(200);
   expect(read.headers.get("content-type")).toBe("application/octet-stream");
+  expect(read.headers.get("x-ripple-updates")).toBe("3");
   expect(new Uint8Array(await read.arrayBuffer())).toEqual(state);
   const stored = await fetch(`${base}/__admin/snapshot?roomId=${room}`, { headers: AUTH });
   expect(new Uint8Array(await stored.arrayBuffer())).toEqual(state);
@@ -84,7 +85,7 @@ test("forwards to the HTTP actions, keeps bytes exact, seeds and reads through t
   expect((await fetch(`${base}/__admin/token`, { method: "POST", body: "{}" })).status).toBe(401);
 
   const state2 = await (await fetch(`${base}/__admin/state`, { headers: AUTH })).json();
-  expect(state2).toMatchObject({ files: 1, snapshots: [{ roomId: "doc-ä b/c", size: state.length }] });
+  expect(state2).toMatchObject({ files: 1, snapshots: [{ roomId: "doc-ä b/c", size: state.length, updates: 3 }] });
 });
 
 test("concurrent requests are all answered", async () => {
@@ -92,7 +93,7 @@ test("concurrent requests are all answered", async () => {
   const rooms = Array.from({ length: 20 }, (_, i) => `doc-${i}`);
   const results = await Promise.all(
     rooms.map((r, i) =>
-      fetch(`${base}/collaboration/snapshot?roomId=${r}`, {
+      fetch(`${base}/collaboration/snapshot?roomId=${r}&updates=${i}`, {
         method: "POST",
         headers: { ...AUTH, "Content-Type": "application/octet-stream" },
         body: Uint8Array.of(i, i, i),

@@ -10,14 +10,16 @@ const OCTETS = { ...AUTH, "Content-Type": "application/octet-stream" };
 const JSON_HEADERS = { ...AUTH, "Content-Type": "application/json" };
 
 const snapshotPath = (roomId: string) => `/collaboration/snapshot?roomId=${encodeURIComponent(roomId)}`;
+const UPDATES = "X-Ripple-Updates";
 
 function setup() {
   return convexTest(schema, modules);
 }
 type T = ReturnType<typeof setup>;
 
-async function post(t: T, roomId: string, bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string> = OCTETS) {
-  return await t.fetch(snapshotPath(roomId), { method: "POST", headers, body: bytes });
+/** A save covering `updates` journaled updates (what the server sends as `&updates=`). */
+async function post(t: T, roomId: string, bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string> = OCTETS, updates = 1) {
+  return await t.fetch(`${snapshotPath(roomId)}&updates=${updates}`, { method: "POST", headers, body: bytes });
 }
 
 async function get(t: T, roomId: string, headers: Record<string, string> = AUTH) {
@@ -74,7 +76,7 @@ describe("POST/GET /collaboration/snapshot", () => {
     const saved = await post(t, "doc-1", state);
     expect(saved.status).toBe(200);
     const body = await saved.json();
-    expect(body).toMatchObject({ ok: true, roomId: "doc-1", size: state.length });
+    expect(body).toMatchObject({ ok: true, stored: true, roomId: "doc-1", size: state.length, updates: 1 });
     expect(typeof body.updatedAt).toBe("number");
 
     const read = await get(t, "doc-1");
@@ -89,13 +91,13 @@ describe("POST/GET /collaboration/snapshot", () => {
     expect(files[0].size).toBe(state.length);
   });
 
-  test("an unknown room is 404 with a JSON error", async () => {
+  test("an unknown room is exactly the contract's 404: application/json {error: not_found, message}", async () => {
     const t = setup();
     await post(t, "doc-other", bytesOf(1, 2, 3));
     const r = await get(t, "doc-missing");
     expect(r.status).toBe(404);
     expect(r.headers.get("Content-Type")).toBe("application/json");
-    expect(await r.json()).toMatchObject({ error: "not_found", message: expect.any(String) });
+    expect(await r.json()).toEqual({ error: "not_found", message: expect.stringContaining("doc-missing") });
   });
 
   test("a new snapshot replaces the old one and deletes its file", async () => {
@@ -115,6 +117,61 @@ describe("POST/GET /collaboration/snapshot", () => {
     expect(after.rows[0].size).toBe(4);
     expect(after.rows[0].updatedAt).toBeGreaterThanOrEqual(first.rows[0].updatedAt);
     expect(await t.run(async (ctx) => await ctx.storage.get(oldId))).toBeNull();
+  });
+
+  test("GET answers the count of updates the snapshot covers in X-Ripple-Updates", async () => {
+    const t = setup();
+    expect((await post(t, "doc-n", bytesOf(1, 2), OCTETS, 42)).status).toBe(200);
+    const read = await get(t, "doc-n");
+    expect(read.headers.get(UPDATES)).toBe("42");
+    expect((await stored(t)).rows[0]).toMatchObject({ updates: 42 });
+  });
+
+  test("an older save landing after a newer one does not replace it", async () => {
+    const t = setup();
+    expect(await (await post(t, "doc-late", bytesOf(2, 2, 2), OCTETS, 20)).json()).toMatchObject({ stored: true, updates: 20 });
+    const late = await post(t, "doc-late", bytesOf(1, 1), OCTETS, 19); // timed out at the server, landed now
+    expect(late.status).toBe(200);
+    expect(await late.json()).toMatchObject({ stored: false, updates: 20 });
+    const read = await get(t, "doc-late");
+    expect(new Uint8Array(await read.arrayBuffer())).toEqual(bytesOf(2, 2, 2));
+    expect(read.headers.get(UPDATES)).toBe("20");
+    const { files, rows } = await stored(t);
+    expect(files).toHaveLength(1); // the late save's file is not left behind
+    expect(rows[0]).toMatchObject({ storageId: files[0]._id, size: 3, updates: 20 });
+  });
+
+  test("a save with an equal or higher count replaces the snapshot", async () => {
+    const t = setup();
+    await post(t, "doc-up", bytesOf(1), OCTETS, 5);
+    expect(await (await post(t, "doc-up", bytesOf(2), OCTETS, 5)).json()).toMatchObject({ stored: true, updates: 5 }); // a retry
+    expect(await (await post(t, "doc-up", bytesOf(3), OCTETS, 6)).json()).toMatchObject({ stored: true, updates: 6 });
+    const read = await get(t, "doc-up");
+    expect(new Uint8Array(await read.arrayBuffer())).toEqual(bytesOf(3));
+    expect(read.headers.get(UPDATES)).toBe("6");
+    expect((await stored(t)).files).toHaveLength(1);
+  });
+
+  test("a snapshot stored before the count existed covers 0 updates: any save replaces it", async () => {
+    const t = setup();
+    await t.run(async (ctx) => {
+      const storageId = await ctx.storage.store(new Blob([bytesOf(7, 7)]));
+      await ctx.db.insert("snapshots", { roomId: "doc-old", storageId, updatedAt: 1, size: 2 });
+    });
+    expect((await get(t, "doc-old")).headers.get(UPDATES)).toBe("0");
+    expect(await (await post(t, "doc-old", bytesOf(8), OCTETS, 0)).json()).toMatchObject({ stored: true, updates: 0 });
+    expect(new Uint8Array(await (await get(t, "doc-old")).arrayBuffer())).toEqual(bytesOf(8));
+    expect((await stored(t)).files).toHaveLength(1);
+  });
+
+  test("a missing or malformed updates count is 400 and stores nothing", async () => {
+    const t = setup();
+    for (const query of ["", "&updates=", "&updates=-1", "&updates=1.5", "&updates=1e3", "&updates=abc", "&updates=99999999999999999"]) {
+      const r = await t.fetch(`${snapshotPath("doc-u")}${query}`, { method: "POST", headers: OCTETS, body: bytesOf(1) });
+      expect(r.status).toBe(400);
+      expect(await r.json()).toMatchObject({ error: "bad_updates" });
+    }
+    expect((await stored(t)).files).toHaveLength(0);
   });
 
   test("rooms are kept apart, whatever characters their ids hold", async () => {
@@ -299,5 +356,20 @@ describe("routing", () => {
     const t = setup();
     expect((await t.fetch("/collaboration/verify", { method: "GET", headers: AUTH })).status).toBe(404);
     expect((await t.fetch("/collaboration/other", { method: "POST", headers: AUTH })).status).toBe(404);
+  });
+
+  test("a path without a route is a 404 the server cannot take for 'no snapshot'", async () => {
+    // what the server sees when the app's deployment lacks these routes: it must fail the load, not start empty
+    const t = setup();
+    const r = await t.fetch("/collaboration/snapshots?roomId=doc-1", { method: "GET", headers: AUTH });
+    expect(r.status).toBe(404);
+    const text = await r.text();
+    let body: unknown = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON at all: not the contract's answer either
+    }
+    expect(body).not.toMatchObject({ error: "not_found" });
   });
 });

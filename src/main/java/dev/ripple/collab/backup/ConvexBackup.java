@@ -1,5 +1,8 @@
 package dev.ripple.collab.backup;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -17,12 +20,16 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Backups in Convex through its HTTP actions: {@code POST {site}/collaboration/snapshot?roomId=…}
- * with the state as {@code application/octet-stream} (any 2xx confirms it) and {@code GET} on the
- * same URL (200 is the snapshot, 404 means none). Both carry {@code Authorization: Bearer <secret>}.
- * Every other outcome (another status, a timeout, a refused connection) is a {@link BackupException}.
+ * Backups in Convex through its HTTP actions: {@code POST {site}/collaboration/snapshot?roomId=…&updates=N}
+ * with the state as {@code application/octet-stream} and the count of updates it covers (any 2xx
+ * confirms it; Convex keeps the snapshot with the higher count) and {@code GET …?roomId=…} (200 is
+ * the snapshot, its count in {@value #UPDATES_HEADER}, absent = 0; a 404 whose body is the JSON
+ * {@code {"error":"not_found",...}} means none). Both carry {@code Authorization: Bearer <secret>}. Every other outcome (another
+ * status, a 404 with another body, a timeout, a refused connection) is a {@link BackupException}.
  * The request timeout bounds the whole exchange, body included: raise it for very large documents
  * over slow links.
  * Room ids are percent-encoded as UTF-8, a space as {@code %20} (never {@code +}).
@@ -30,6 +37,10 @@ import java.util.function.Function;
 public final class ConvexBackup implements SnapshotBackup {
   private static final String PATH = "/collaboration/snapshot";
   private static final int EXCERPT_CHARS = 200;
+  private static final ObjectReader JSON = new ObjectMapper().reader();
+  /** The GET answer's header: how many journaled updates the snapshot covers. */
+  public static final String UPDATES_HEADER = "X-Ripple-Updates";
+  private static final Logger log = LoggerFactory.getLogger(ConvexBackup.class);
 
   private final URI siteUrl;
   private final String authorization;
@@ -52,35 +63,96 @@ public final class ConvexBackup implements SnapshotBackup {
     return HttpClient.newBuilder().connectTimeout(connectTimeout).followRedirects(HttpClient.Redirect.NEVER).build();
   }
 
-  /** {@code {site}/collaboration/snapshot?roomId=<percent-encoded UTF-8>}. */
+  /** {@code {site}/collaboration/snapshot?roomId=<percent-encoded UTF-8>}: the load's URL. */
   public URI snapshotUri(String roomId) {
     return URI.create(siteUrl + PATH + "?roomId=" + URLEncoder.encode(roomId, StandardCharsets.UTF_8).replace("+", "%20"));
   }
 
+  /** {@code {site}/collaboration/snapshot?roomId=<percent-encoded UTF-8>&updates=<N>}: the save's URL. */
+  public URI snapshotUri(String roomId, long updates) {
+    return URI.create(snapshotUri(roomId) + "&updates=" + updates);
+  }
+
   @Override
-  public CompletionStage<Void> save(String roomId, byte[] state) {
-    HttpRequest request = request(roomId)
+  public CompletionStage<Void> save(String roomId, byte[] state, long updates) {
+    HttpRequest request = HttpRequest.newBuilder(snapshotUri(roomId, updates))
+        .timeout(requestTimeout)
+        .header("Authorization", authorization)
         .header("Content-Type", "application/octet-stream")
         .POST(HttpRequest.BodyPublishers.ofByteArray(state))
         .build();
     return exchange(roomId, "backup", request, response -> {
       if (response.statusCode() / 100 == 2) {
+        warnIfNewerKept(roomId, updates, response.body());
         return null;
       }
       throw rejected(roomId, "backup", response);
     });
   }
 
+  /**
+   * A save answered {@code "stored":false} covers fewer updates than the snapshot Convex keeps. A save
+   * that timed out and landed late is never read here; an answer like this means the room's count
+   * went back (its journal was reset or restored, or two servers share the deployment), and its saves
+   * will not be stored until the count passes the kept one.
+   */
+  private void warnIfNewerKept(String roomId, long updates, byte[] body) {
+    JsonNode answer;
+    try {
+      answer = JSON.readTree(body);
+    } catch (IOException e) {
+      return; // any 2xx confirms; the body is informative only
+    }
+    if (answer != null && answer.path("stored").isBoolean() && !answer.path("stored").booleanValue()) {
+      log.warn("room {}: Convex at {} kept its snapshot covering {} updates and did not store this save covering {};"
+          + " the room's update count is behind the backup's (journal reset or restored, or another server saving this room?)",
+          roomId, siteUrl, answer.path("updates").asText("?"), updates);
+    }
+  }
+
   @Override
-  public CompletionStage<Optional<byte[]>> load(String roomId) {
+  public CompletionStage<Optional<Backup>> load(String roomId) {
     HttpRequest request = request(roomId).GET().build();
     return exchange(roomId, "loading the backup", request, response -> {
       switch (response.statusCode()) {
-        case 200: return Optional.of(response.body());
-        case 404: return Optional.empty();
+        case 200: return Optional.of(new Backup(response.body(), updatesOf(response)));
+        case 404:
+          if (isNoSnapshot(response.body())) return Optional.empty();
+          throw rejected(roomId, "loading the backup", response);
         default: throw rejected(roomId, "loading the backup", response);
       }
     });
+  }
+
+  /**
+   * The count of updates a loaded snapshot covers, from {@value #UPDATES_HEADER}; absent (Convex
+   * code from before the count) is 0.
+   *
+   * @throws IllegalArgumentException when the header is not a count: a guess could make every
+   *     later save of the room look older than the backup
+   */
+  private static long updatesOf(HttpResponse<byte[]> response) {
+    Optional<String> header = response.headers().firstValue(UPDATES_HEADER);
+    if (header.isEmpty()) return 0;
+    String value = header.get().strip();
+    if (!value.matches("[0-9]{1,18}")) {
+      throw new IllegalArgumentException(UPDATES_HEADER + " is not a count of updates: " + value);
+    }
+    return Long.parseLong(value);
+  }
+
+  /**
+   * Whether a 404's body is the contract's "no snapshot for this room":
+   * {@code {"error":"not_found",...}}. Any other 404 (an HTML page, Convex's own answer for a path
+   * it has no route for) must not read as an empty room: its next save would overwrite the backup.
+   */
+  static boolean isNoSnapshot(byte[] body) {
+    try {
+      JsonNode node = JSON.readTree(body);
+      return node != null && node.isObject() && node.path("error").asText("").equals("not_found");
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   private HttpRequest.Builder request(String roomId) {
@@ -119,10 +191,13 @@ public final class ConvexBackup implements SnapshotBackup {
     int status = response.statusCode();
     String hint = switch (status) {
       case 401, 403 -> " (check that PARTYKIT_SECRET matches the Convex deployment's)";
-      case 404 -> " (is the snapshot HTTP action deployed at " + PATH + "?)";
+      case 404 -> " (the snapshot route seems not deployed at " + siteUrl + PATH + ": deploy Ripple's convex/ functions"
+          + " there, or check CONVEX_SITE_URL; a missing snapshot is answered with the JSON {\"error\":\"not_found\"},"
+          + " this answer is not)";
       default -> "";
     };
-    String body = new String(response.body(), StandardCharsets.UTF_8).strip();
+    // one log line, also for an HTML error page
+    String body = new String(response.body(), StandardCharsets.UTF_8).strip().replaceAll("\\s+", " ");
     if (body.length() > EXCERPT_CHARS) {
       body = body.substring(0, EXCERPT_CHARS) + "…";
     }

@@ -1,6 +1,7 @@
 package dev.ripple.collab.backup;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -16,6 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Optional;
@@ -30,16 +32,29 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Backups as files in one directory, for embedded mode: one file per room, {@link #fileName} of
- * the room id. A save writes a temporary file in the same directory ({@code .saving-*.tmp}),
- * forces it to disk, renames it over the room's file atomically and forces the directory, so a
- * reader or a crash sees the old state or the new one, never a part. Temporary files left by a
- * crash are deleted when the backup is created (one server owns a data directory).
+ * the room id. A file is a 16-byte header ({@link #MAGIC}, then the count of updates the state
+ * covers as a big-endian long) followed by the state; a file without the header (written before
+ * the count existed) is all state, covering 0 updates. A save covering fewer updates than the
+ * room's file is not written (the newer state stays), as Convex does. A save writes a temporary
+ * file in the same directory ({@code .saving-*.tmp}), forces it to disk, renames it over the
+ * room's file atomically and forces the directory, so a reader or a crash sees the old state or the
+ * new one, never a part. Temporary files left by a crash are deleted when the backup is created
+ * (one server owns a data directory).
  */
 public final class LocalDirectoryBackup implements SnapshotBackup {
   /** Suffix of a room's file. */
   public static final String SUFFIX = ".ydoc";
   static final String TEMP_PREFIX = ".saving-";
   static final String TEMP_SUFFIX = ".tmp";
+  /**
+   * The start of a file with a count: a zero byte, "RIPPLE", format 1. No file of the old format
+   * starts so: it held a full Yjs state, whose first byte (its number of clients) is 0 only for
+   * the empty document {@code [0, 0]}, which is never saved.
+   */
+  static final byte[] MAGIC = {0, 'R', 'I', 'P', 'P', 'L', 'E', 1};
+  static final int HEADER = MAGIC.length + Long.BYTES;
+  /** Saves of one room check the stored count and write under one of these locks (by file name). */
+  private static final int LOCK_STRIPES = 64;
   private static final int MAX_ENCODED = 200;
   private static final int HASHED_PREFIX = 128;
   private static final boolean WINDOWS = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows");
@@ -49,6 +64,7 @@ public final class LocalDirectoryBackup implements SnapshotBackup {
 
   private final Path dir;
   private final Executor io;
+  private final Object[] locks = new Object[LOCK_STRIPES];
 
   public LocalDirectoryBackup(Path dir) {
     this(dir, DEFAULT_IO);
@@ -63,6 +79,7 @@ public final class LocalDirectoryBackup implements SnapshotBackup {
   public LocalDirectoryBackup(Path dir, Executor io) {
     this.dir = dir;
     this.io = io;
+    for (int i = 0; i < locks.length; i++) locks[i] = new Object();
     try {
       Files.createDirectories(dir);
       try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(dir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
@@ -129,31 +146,66 @@ public final class LocalDirectoryBackup implements SnapshotBackup {
   }
 
   @Override
-  public CompletionStage<Void> save(String roomId, byte[] state) {
+  public CompletionStage<Void> save(String roomId, byte[] state, long updates) {
     return onIo(roomId, "backup", () -> {
-      write(fileFor(roomId), state);
+      if (updates < 0) throw new IllegalArgumentException("updates must be >= 0, not " + updates);
+      Path target = fileFor(roomId);
+      synchronized (locks[Math.floorMod(target.getFileName().hashCode(), LOCK_STRIPES)]) {
+        if (storedUpdates(target) > updates) return null; // an older save than the stored one
+        write(target, header(updates), ByteBuffer.wrap(state));
+      }
       return null;
     });
   }
 
   @Override
-  public CompletionStage<Optional<byte[]>> load(String roomId) {
+  public CompletionStage<Optional<Backup>> load(String roomId) {
     return onIo(roomId, "loading the backup", () -> {
       try {
-        return Optional.of(Files.readAllBytes(fileFor(roomId)));
+        return Optional.of(decode(Files.readAllBytes(fileFor(roomId))));
       } catch (NoSuchFileException e) {
         return Optional.empty();
       }
     });
   }
 
-  private void write(Path target, byte[] state) throws IOException {
+  /** The start of a room's file: {@link #MAGIC} and the count; the state follows. */
+  static ByteBuffer header(long updates) {
+    return ByteBuffer.allocate(HEADER).put(MAGIC).putLong(updates).flip();
+  }
+
+  /** A room's file read back; a file without the header is all state, covering 0 updates. */
+  static Backup decode(byte[] file) throws IOException {
+    if (!hasHeader(file, file.length)) return new Backup(file, 0);
+    long updates = ByteBuffer.wrap(file, MAGIC.length, Long.BYTES).getLong();
+    if (updates < 0) throw new IOException("backup file with a negative count of updates: " + updates);
+    return new Backup(Arrays.copyOfRange(file, HEADER, file.length), updates);
+  }
+
+  private static boolean hasHeader(byte[] file, int length) {
+    return length >= HEADER && Arrays.equals(file, 0, MAGIC.length, MAGIC, 0, MAGIC.length);
+  }
+
+  /** The count of the room's file, reading only its header; 0 when there is none or it has no header. */
+  private static long storedUpdates(Path file) throws IOException {
+    byte[] head = new byte[HEADER];
+    int read = 0;
+    try (InputStream in = Files.newInputStream(file)) {
+      for (int n; read < HEADER && (n = in.read(head, read, HEADER - read)) > 0; ) read += n;
+    } catch (NoSuchFileException e) {
+      return 0;
+    }
+    return hasHeader(head, read) ? ByteBuffer.wrap(head, MAGIC.length, Long.BYTES).getLong() : 0;
+  }
+
+  private void write(Path target, ByteBuffer... content) throws IOException {
     Path temp = Files.createTempFile(dir, TEMP_PREFIX, TEMP_SUFFIX);
     try {
       try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        ByteBuffer buffer = ByteBuffer.wrap(state);
-        while (buffer.hasRemaining()) {
-          channel.write(buffer);
+        long left = 0;
+        for (ByteBuffer b : content) left += b.remaining();
+        while (left > 0) {
+          left -= channel.write(content);
         }
         channel.force(true);
       }

@@ -8,20 +8,35 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The durable copy of a room's document outside the journal: the full state as one Yjs v1 update.
- * {@link ConvexBackup} in production, {@link LocalDirectoryBackup} on embedded defaults. Both
- * complete exceptionally with a {@link BackupException} on failure and never throw from the call
- * itself. The state array is not copied: do not change it before the save completes. Issue at most
- * one save per room at a time (the room waits for each confirmation); overlapping saves of one
- * room may land in either order.
+ * The durable copy of a room's document outside the journal: the full state as one Yjs v1 update,
+ * with the count of journaled updates it covers. {@link ConvexBackup} in production,
+ * {@link LocalDirectoryBackup} on embedded defaults. Both complete exceptionally with a
+ * {@link BackupException} on failure and never throw from the call itself. The state array is not
+ * copied: do not change it before the save completes. The room issues one save at a time, but a
+ * save that failed on our side (a timeout) may still land after its successor: the backup keeps the
+ * state with the higher count, so the newest state wins, not the last to arrive.
  */
 public interface SnapshotBackup {
 
-  /** Stores {@code state} as the room's backup; completes when the backup is confirmed durable. */
-  CompletionStage<Void> save(String roomId, byte[] state);
+  /**
+   * A stored backup: the full state, and how many journaled updates of the room it covers (0 for a
+   * backup stored before the count existed).
+   */
+  record Backup(byte[] state, long updates) {
+    public Backup {
+      if (updates < 0) throw new IllegalArgumentException("updates must be >= 0, not " + updates);
+    }
+  }
+
+  /**
+   * Stores {@code state}, covering the room's first {@code updates} journaled updates, as the room's
+   * backup unless the stored one covers more (then that newer one stays, and this completes
+   * normally: the newer state is safe). Completes when the backup is confirmed durable.
+   */
+  CompletionStage<Void> save(String roomId, byte[] state, long updates);
 
   /** The room's last backup, or empty when it has none (a new document). */
-  CompletionStage<Optional<byte[]>> load(String roomId);
+  CompletionStage<Optional<Backup>> load(String roomId);
 
   /**
    * The backup the configuration asks for: {@link ConvexBackup} when {@code ripple.convex.site-url}

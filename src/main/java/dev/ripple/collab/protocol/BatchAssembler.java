@@ -1,15 +1,22 @@
 package dev.ripple.collab.protocol;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.ByteArrayOutputStream;
 
 /**
  * Reassembles YPartyKitProvider's chunked messages: a text frame
  * {@code y-pk-batch#{"id","type":"start","size","count"}}, that many binary chunks, and an end marker
  * with the same fields. Limits the total size and chunk count; anything inconsistent is a
- * {@link ProtocolException} that closes the connection.
+ * {@link ProtocolException} that closes the connection; client text in its message goes through
+ * {@link LogSafe}.
  */
 public final class BatchAssembler {
   public static final String SENTINEL = "y-pk-batch";
+  /** Parses every marker of every connection: an ObjectReader is immutable and thread-safe, so one is shared. */
+  private static final ObjectReader MARKER_JSON = new ObjectMapper().reader();
 
   private final long maxBytes;
   private final int maxChunks;
@@ -85,13 +92,13 @@ public final class BatchAssembler {
   record Marker(String id, String type, long size, long count) {
     static Marker parse(String json) {
       try {
-        com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        JsonNode n = MARKER_JSON.readTree(json);
         if (n == null || !n.isObject()) throw bad("batch marker is not a JSON object");
         String type = n.path("type").asText("");
-        if (!type.equals("start") && !type.equals("end")) throw bad("unexpected batch marker type " + type);
+        if (!type.equals("start") && !type.equals("end")) throw bad("unexpected batch marker type " + LogSafe.of(type));
         return new Marker(n.path("id").asText(null), type, n.path("size").asLong(-1), n.path("count").asLong(-1));
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw bad("batch marker is not JSON: " + e.getOriginalMessage());
+      } catch (JsonProcessingException e) {
+        throw bad("batch marker is not JSON: " + LogSafe.of(e.getOriginalMessage())); // Jackson quotes the input
       }
     }
   }

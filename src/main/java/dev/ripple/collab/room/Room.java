@@ -94,7 +94,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private record RetryLoad() implements Command {}
 
   /** The cold-start load finished: the backup (empty = new document), or failed. */
-  private record LoadDone(Optional<byte[]> backup, Throwable failure) implements Command {}
+  private record LoadDone(Optional<SnapshotBackup.Backup> backup, Throwable failure) implements Command {}
 
   /** Alarm: relay the awareness changes gathered since the last relay, as one frame. */
   private record RelayPresence() implements Command {}
@@ -130,8 +130,12 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** The room compacted its journal into a snapshot (room emptied, or history limits reached). */
   public record Compacted() implements Event {}
 
-  /** The backup was loaded at cold start (empty array: there was none, a new document). */
-  public record BackupLoaded(byte[] state) implements Event {}
+  /**
+   * The backup was loaded at cold start (empty array: there was none, a new document), covering
+   * {@code updates} updates of the room's earlier life: the count continues above it, so the next
+   * saves are newer than the backup's (journal entries from before the count read as 0).
+   */
+  public record BackupLoaded(byte[] state, long updates) implements Event {}
 
   /** The backup confirmed a save covering the first {@code updates} journaled updates. */
   public record BackupConfirmed(long updates) implements Event {}
@@ -142,7 +146,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** The document plus counters since the last compaction. Mutated only by the event handler. */
   public static final class State {
     final YDoc doc;
-    /** Updates journaled since the room was created; the backup has the first {@link #savedUpdates}. */
+    /**
+     * Updates journaled since the room was created, plus those its cold-start backup covered; the
+     * backup has the first {@link #savedUpdates}.
+     */
     long updates;
     long savedUpdates;
     /** Whether the cold-start load succeeded (or this room began with local state): no save before it. */
@@ -345,7 +352,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       }
       return Effect().none();
     }
-    byte[] loaded = done.backup().orElse(new byte[0]);
+    byte[] loaded = done.backup().map(SnapshotBackup.Backup::state).orElse(new byte[0]);
+    long loadedUpdates = done.backup().map(SnapshotBackup.Backup::updates).orElse(0L);
     if (loaded.length > 0) {
       try {
         state.doc.prepare(loaded); // a backup that is not a Yjs update must not become the document
@@ -360,7 +368,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     boolean wasBlocking = loadingBeforeServing;
     loadingBeforeServing = false;
     byte[] frame = loaded.length > 0 ? SyncProtocol.update(loaded) : null;
-    return Effect().persist(new BackupLoaded(loaded)).thenRun(s -> {
+    return Effect().persist(new BackupLoaded(loaded, loadedUpdates)).thenRun(s -> {
       if (!wasBlocking && frame != null) broadcast(frame, null); // a late load is an update like any other
       // everyone left while the load was failing: the save they are owed could not be made before; schedule it now
       // (also a room started by no one, e.g. remember-entities, passivates unless someone comes)
@@ -376,7 +384,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     if (full.length <= 2) return Effect().persist(new BackupConfirmed(covered)); // an empty document is not saved
     saving = true;
     long started = System.nanoTime();
-    ctx.pipeToSelf(backup.save(roomId, full), (ok, failure) -> {
+    ctx.pipeToSelf(backup.save(roomId, full, covered), (ok, failure) -> {
       metrics.backupSaveSeconds.observeNanos(System.nanoTime() - started);
       (failure == null ? metrics.backupSavesOk : metrics.backupSavesFailed).increment();
       return new SaveDone(covered, failure);
@@ -614,6 +622,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
             }
             state.fullStateCache = null;
           }
+          state.updates += e.updates();
+          state.savedUpdates = Math.max(state.savedUpdates, e.updates());
           state.loaded = true;
           return state;
         })

@@ -19,7 +19,10 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   private static final String UPDATE = "U";
   private static final String COMPACTED = "C";
   private static final String SNAPSHOT = "S";
-  private static final String LOADED = "L";
+  /** BackupLoaded before it carried a count: the payload is the state alone (read only, as count 0). */
+  private static final String LOADED_V1 = "L";
+  /** BackupLoaded: the count of updates the backup covered (8 bytes), then the state. */
+  private static final String LOADED = "L2";
   private static final String CONFIRMED = "B";
   // messages between nodes: a session on one node, its room on another
   private static final String JOIN = "J";
@@ -61,7 +64,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.UpdateApplied u) payload = u.update();
     else if (o instanceof Room.Compacted) payload = new byte[0];
     else if (o instanceof Room.Snapshot s) payload = snapshot(s);
-    else if (o instanceof Room.BackupLoaded l) payload = l.state();
+    else if (o instanceof Room.BackupLoaded l) payload = java.nio.ByteBuffer.allocate(8 + l.state().length).putLong(l.updates()).put(l.state()).array();
     else if (o instanceof Room.BackupConfirmed c) payload = java.nio.ByteBuffer.allocate(8).putLong(c.updates()).array();
     else if (o instanceof Room.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
     else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
@@ -134,7 +137,11 @@ public final class RoomSerializer extends SerializerWithStringManifest {
       case UPDATE -> new Room.UpdateApplied(payload);
       case COMPACTED -> new Room.Compacted();
       case SNAPSHOT -> snapshot(payload);
-      case LOADED -> new Room.BackupLoaded(payload);
+      case LOADED_V1 -> new Room.BackupLoaded(payload, 0);
+      case LOADED -> {
+        if (payload.length < 8) throw new NotSerializableException("room backup-loaded event too short");
+        yield new Room.BackupLoaded(Arrays.copyOfRange(payload, 8, payload.length), java.nio.ByteBuffer.wrap(payload).getLong());
+      }
       case CONFIRMED -> new Room.BackupConfirmed(java.nio.ByteBuffer.wrap(payload).getLong());
       case JOIN -> {
         dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);

@@ -59,17 +59,17 @@ class ConvexBackupTest {
   @Test
   void saveThenLoadReturnsTheSameBytes() throws Exception {
     ConvexBackup backup = backup();
-    await(backup.save("doc-1", STATE));
-    assertArrayEquals(STATE, await(backup.load("doc-1")).orElseThrow());
+    await(backup.save("doc-1", STATE, 1));
+    assertArrayEquals(STATE, await(backup.load("doc-1")).orElseThrow().state());
   }
 
   @Test
   void savePostsTheStateAsOctetStreamWithTheSecret() throws Exception {
-    await(backup().save("doc-1", STATE));
+    await(backup().save("doc-1", STATE, 1));
     ConvexStandIn.Request request = convex.requests().get(0);
     assertEquals("POST", request.method());
     assertEquals("/collaboration/snapshot", request.path());
-    assertEquals("roomId=doc-1", request.rawQuery());
+    assertEquals("roomId=doc-1&updates=1", request.rawQuery());
     assertEquals(Optional.of("Bearer " + SECRET), request.header("Authorization"));
     assertEquals(Optional.of("application/octet-stream"), request.header("Content-Type"));
     assertArrayEquals(STATE, request.body());
@@ -79,10 +79,52 @@ class ConvexBackupTest {
   void roomIdsWithSpecialCharactersAreUrlEncoded() throws Exception {
     String roomId = "doc-a b&c=d+e/f?g#h%ü😀";
     ConvexBackup backup = backup();
-    await(backup.save(roomId, STATE));
-    assertEquals("roomId=doc-a%20b%26c%3Dd%2Be%2Ff%3Fg%23h%25%C3%BC%F0%9F%98%80", convex.requests().get(0).rawQuery());
+    await(backup.save(roomId, STATE, 1));
+    assertEquals("roomId=doc-a%20b%26c%3Dd%2Be%2Ff%3Fg%23h%25%C3%BC%F0%9F%98%80&updates=1", convex.requests().get(0).rawQuery());
     assertArrayEquals(STATE, convex.snapshot(roomId).orElseThrow());
-    assertArrayEquals(STATE, await(backup.load(roomId)).orElseThrow());
+    assertArrayEquals(STATE, await(backup.load(roomId)).orElseThrow().state());
+  }
+
+  @Test
+  void aSaveCarriesTheCountOfUpdatesItCoversAndALoadReturnsIt() throws Exception {
+    ConvexBackup backup = backup();
+    await(backup.save("doc-1", STATE, 1234567890123L));
+    assertEquals("roomId=doc-1&updates=1234567890123", convex.requests().get(0).rawQuery());
+    SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
+    assertArrayEquals(STATE, loaded.state());
+    assertEquals(1234567890123L, loaded.updates());
+    assertEquals("roomId=doc-1", convex.requests().get(1).rawQuery());
+  }
+
+  @Test
+  void anOlderSaveLandingAfterANewerOneDoesNotReplaceIt() throws Exception {
+    ConvexBackup backup = backup();
+    byte[] newer = {9, 9, 9};
+    await(backup.save("doc-1", newer, 20));
+    await(backup.save("doc-1", STATE, 19)); // confirmed: the newer state is safe
+    SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
+    assertArrayEquals(newer, loaded.state());
+    assertEquals(20, loaded.updates());
+    await(backup.save("doc-1", STATE, 20)); // an equal count is stored (a retried save)
+    assertArrayEquals(STATE, await(backup.load("doc-1")).orElseThrow().state());
+  }
+
+  @Test
+  void aSnapshotWithoutTheCountHeaderCoversZeroUpdates() throws Exception {
+    convex.putSnapshot("doc-1", STATE); // stored by Convex code from before the count
+    SnapshotBackup.Backup loaded = await(backup().load("doc-1")).orElseThrow();
+    assertArrayEquals(STATE, loaded.state());
+    assertEquals(0, loaded.updates());
+  }
+
+  @Test
+  void aCountHeaderThatIsNoCountIsAFailedLoad() {
+    for (String header : List.of("-1", "abc", "1.5", "", "99999999999999999999")) {
+      convex.answerNext(1, 200, "application/octet-stream", "state", java.util.Map.of(ConvexStandIn.UPDATES_HEADER, header));
+      BackupException e = failure(backup().load("doc-1"));
+      assertEquals(200, e.status(), header);
+      assertTrue(e.getMessage().contains(ConvexStandIn.UPDATES_HEADER), e.getMessage());
+    }
   }
 
   @Test
@@ -92,9 +134,40 @@ class ConvexBackupTest {
   }
 
   @Test
+  void aBare404IsAFailedLoadNotANewDocument() {
+    // a deployment without the collaboration routes: Convex (or a proxy) answers a plain 404
+    convex.putSnapshot("doc-1", STATE);
+    convex.answerNext(1, 404, "text/html", "<html>\n<body>404 Not Found</body>\n</html>");
+    BackupException e = failure(backup().load("doc-1"));
+    assertEquals(404, e.status());
+    assertEquals("doc-1", e.roomId());
+    assertTrue(e.getMessage().contains("snapshot route seems not deployed"), e.getMessage());
+    assertTrue(e.getMessage().contains("404 Not Found"), e.getMessage());
+    assertFalse(e.getMessage().contains("\n"), e.getMessage());
+  }
+
+  @Test
+  void a404WhoseBodyIsNotTheJsonNotFoundAnswerIsAFailedLoad() {
+    for (String body : List.of("", "Not Found", "No matching routes found", "{}", "{\"error\":\"injected\"}",
+        "{\"message\":\"not_found\"}", "{\"error\":{\"not_found\":true}}", "[\"not_found\"]", "\"not_found\"",
+        "{\"error\":\"not_found\"")) {
+      convex.answerNext(1, 404, "application/json", body);
+      assertEquals(404, failure(backup().load("doc-1")).status(), body);
+    }
+  }
+
+  @Test
+  void the404OfTheContractIsANewDocumentWhateverItsMessage() throws Exception {
+    convex.answerNext(1, 404, "application/json", "{\"error\":\"not_found\"}");
+    assertEquals(Optional.empty(), await(backup().load("doc-1")));
+    convex.answerNext(1, 404, "application/json", "{\"error\":\"not_found\",\"message\":\"no snapshot for room doc-1\"}");
+    assertEquals(Optional.empty(), await(backup().load("doc-1")));
+  }
+
+  @Test
   void serverErrorOnSaveFailsWithStatus500() {
     convex.failNext(1);
-    BackupException e = failure(backup().save("doc-1", STATE));
+    BackupException e = failure(backup().save("doc-1", STATE, 1));
     assertEquals(500, e.status());
     assertEquals("doc-1", e.roomId());
     assertFalse(convex.snapshot("doc-1").isPresent());
@@ -110,7 +183,7 @@ class ConvexBackupTest {
   @Test
   void timeoutFailsWithoutStatus() {
     convex.delayResponses(Duration.ofSeconds(3));
-    BackupException e = failure(backup(Duration.ofMillis(300)).save("doc-1", STATE));
+    BackupException e = failure(backup(Duration.ofMillis(300)).save("doc-1", STATE, 1));
     assertEquals(BackupException.NO_STATUS, e.status());
     assertTrue(e.getMessage().contains("300 ms"), e.getMessage());
   }
@@ -126,14 +199,14 @@ class ConvexBackupTest {
   void refusedConnectionFailsWithoutStatus() {
     ConvexBackup backup = backup();
     convex.stopListening();
-    assertEquals(BackupException.NO_STATUS, failure(backup.save("doc-1", STATE)).status());
+    assertEquals(BackupException.NO_STATUS, failure(backup.save("doc-1", STATE, 1)).status());
     assertEquals(BackupException.NO_STATUS, failure(backup.load("doc-1")).status());
   }
 
   @Test
   void unauthorizedAnswerFailsWithStatus401() {
     convex.answerNext(1, 401);
-    BackupException e = failure(backup().save("doc-1", STATE));
+    BackupException e = failure(backup().save("doc-1", STATE, 1));
     assertEquals(401, e.status());
     assertTrue(e.getMessage().contains("PARTYKIT_SECRET"), e.getMessage());
   }
@@ -143,14 +216,14 @@ class ConvexBackupTest {
     violationsExpected = true;
     ConvexBackup wrong = new ConvexBackup(convex.siteUrl(), "not-the-secret", Duration.ofSeconds(5),
         ConvexBackup.defaultClient(Duration.ofSeconds(5)));
-    assertEquals(401, failure(wrong.save("doc-1", STATE)).status());
+    assertEquals(401, failure(wrong.save("doc-1", STATE, 1)).status());
     assertEquals(1, convex.violations().size());
   }
 
   @Test
   void failureMessageDoesNotContainTheSecret() {
     convex.answerNext(1, 403);
-    BackupException e = failure(backup().save("doc-1", "x".getBytes(StandardCharsets.UTF_8)));
+    BackupException e = failure(backup().save("doc-1", "x".getBytes(StandardCharsets.UTF_8), 1));
     assertEquals(403, e.status());
     assertFalse(e.getMessage().contains(SECRET), e.getMessage());
   }

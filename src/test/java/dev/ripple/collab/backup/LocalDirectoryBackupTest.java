@@ -46,8 +46,8 @@ class LocalDirectoryBackupTest {
   void saveThenLoadReturnsTheSameBytes() throws Exception {
     LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
     byte[] state = {0, 0, 1, 2, 3};
-    await(backup.save("doc-1", state));
-    assertArrayEquals(state, await(backup.load("doc-1")).orElseThrow());
+    await(backup.save("doc-1", state, 1));
+    assertArrayEquals(state, await(backup.load("doc-1")).orElseThrow().state());
   }
 
   @Test
@@ -58,9 +58,64 @@ class LocalDirectoryBackupTest {
   @Test
   void aNewSaveReplacesTheOldState() throws Exception {
     LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
-    await(backup.save("doc-1", state(1)));
-    await(backup.save("doc-1", state(2)));
-    assertArrayEquals(state(2), await(backup.load("doc-1")).orElseThrow());
+    await(backup.save("doc-1", state(1), 1));
+    await(backup.save("doc-1", state(2), 2));
+    assertArrayEquals(state(2), await(backup.load("doc-1")).orElseThrow().state());
+  }
+
+  @Test
+  void aSaveKeepsTheCountOfUpdatesItCovers() throws Exception {
+    LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
+    await(backup.save("doc-1", state(3), 1234567890123L));
+    SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
+    assertArrayEquals(state(3), loaded.state());
+    assertEquals(1234567890123L, loaded.updates());
+  }
+
+  @Test
+  void anOlderSaveLandingAfterANewerOneDoesNotReplaceIt() throws Exception {
+    LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
+    await(backup.save("doc-1", state(2), 20));
+    await(backup.save("doc-1", state(1), 19)); // completes: the newer state is safe
+    SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
+    assertArrayEquals(state(2), loaded.state());
+    assertEquals(20, loaded.updates());
+    await(backup.save("doc-1", state(3), 20)); // an equal count is stored (a retried save)
+    assertArrayEquals(state(3), await(backup.load("doc-1")).orElseThrow().state());
+    assertEquals(List.of("doc-1.ydoc"), files());
+  }
+
+  @Test
+  void concurrentSavesOfOneRoomKeepTheNewest() throws Exception {
+    LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
+    List<CompletionStage<Void>> saves = new java.util.ArrayList<>();
+    for (int i = 100; i >= 1; i--) saves.add(backup.save("doc-1", state(i), i));
+    for (CompletionStage<Void> save : saves) await(save);
+    SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
+    assertEquals(100, loaded.updates());
+    assertArrayEquals(state(100), loaded.state());
+  }
+
+  @Test
+  void aFileFromBeforeTheCountIsAllStateAndCoversZeroUpdates() throws Exception {
+    byte[] old = {1, 1, 1, 0, 5, 1, 4, 116, 101, 120, 116, 0}; // a Yjs full state, as saved before
+    Files.write(dir.resolve("doc-1.ydoc"), old);
+    LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
+    SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
+    assertArrayEquals(old, loaded.state());
+    assertEquals(0, loaded.updates());
+    await(backup.save("doc-1", state(1), 0)); // any save replaces it
+    assertArrayEquals(state(1), await(backup.load("doc-1")).orElseThrow().state());
+  }
+
+  @Test
+  void stateThatLooksLikeTheHeaderStillRoundTrips() throws Exception {
+    LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
+    byte[] tricky = LocalDirectoryBackup.header(7).array();
+    await(backup.save("doc-1", tricky, 3));
+    SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
+    assertArrayEquals(tricky, loaded.state());
+    assertEquals(3, loaded.updates());
   }
 
   @Test
@@ -94,10 +149,10 @@ class LocalDirectoryBackupTest {
   void roomIdsWithSpecialCharactersRoundTripAndStayInTheDirectory() throws Exception {
     LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
     for (String id : List.of("../escape", "doc/with/slashes", "doc-a b&c", "DOC-x", "doc-x", "doc-😀")) {
-      await(backup.save(id, id.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+      await(backup.save(id, id.getBytes(java.nio.charset.StandardCharsets.UTF_8), 1));
     }
     for (String id : List.of("../escape", "doc/with/slashes", "doc-a b&c", "DOC-x", "doc-x", "doc-😀")) {
-      assertArrayEquals(id.getBytes(java.nio.charset.StandardCharsets.UTF_8), await(backup.load(id)).orElseThrow(), id);
+      assertArrayEquals(id.getBytes(java.nio.charset.StandardCharsets.UTF_8), await(backup.load(id)).orElseThrow().state(), id);
     }
     assertEquals(6, files().size());
     assertFalse(Files.exists(dir.getParent().resolve("escape.ydoc")));
@@ -107,31 +162,32 @@ class LocalDirectoryBackupTest {
   void manySavesLeaveNoTemporaryFiles() throws Exception {
     LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
     for (int i = 0; i < 50; i++) {
-      await(backup.save("doc-1", state(i)));
+      await(backup.save("doc-1", state(i), i));
     }
     assertEquals(List.of("doc-1.ydoc"), files());
-    assertArrayEquals(state(49), await(backup.load("doc-1")).orElseThrow());
+    assertArrayEquals(state(49), await(backup.load("doc-1")).orElseThrow().state());
   }
 
   @Test
   void aConcurrentReaderNeverSeesAPartialFile() throws Exception {
     LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
-    await(backup.save("doc-1", state(0)));
+    await(backup.save("doc-1", state(0), 0));
     AtomicBoolean writing = new AtomicBoolean(true);
     ExecutorService reader = Executors.newSingleThreadExecutor();
     try {
       Future<Integer> reads = reader.submit(() -> {
         int n = 0;
         while (writing.get()) {
-          byte[] read = Files.readAllBytes(backup.fileFor("doc-1"));
-          int v = read[0];
-          assertArrayEquals(state(v), read, "read a partial or mixed file");
+          SnapshotBackup.Backup read = LocalDirectoryBackup.decode(Files.readAllBytes(backup.fileFor("doc-1")));
+          int v = read.state()[0];
+          assertArrayEquals(state(v), read.state(), "read a partial or mixed file");
+          assertEquals(v, read.updates(), "read a partial or mixed file");
           n++;
         }
         return n;
       });
       for (int i = 1; i <= 100; i++) {
-        await(backup.save("doc-1", state(i)));
+        await(backup.save("doc-1", state(i), i));
       }
       writing.set(false);
       assertTrue(reads.get(30, TimeUnit.SECONDS) > 0);
@@ -139,7 +195,7 @@ class LocalDirectoryBackupTest {
       writing.set(false);
       reader.shutdownNow();
     }
-    assertArrayEquals(state(100), await(backup.load("doc-1")).orElseThrow());
+    assertArrayEquals(state(100), await(backup.load("doc-1")).orElseThrow().state());
     assertEquals(List.of("doc-1.ydoc"), files());
   }
 
@@ -158,7 +214,7 @@ class LocalDirectoryBackupTest {
     // the directory is replaced by a plain file: nothing can be written there
     Files.delete(sub);
     Files.write(sub, new byte[] {1});
-    BackupException e = ConvexBackupTest.failure(backup.save("doc-1", new byte[] {1}));
+    BackupException e = ConvexBackupTest.failure(backup.save("doc-1", new byte[] {1}, 1));
     assertEquals(BackupException.NO_STATUS, e.status());
     assertEquals("doc-1", e.roomId());
   }

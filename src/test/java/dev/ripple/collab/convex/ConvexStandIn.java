@@ -32,8 +32,13 @@ import java.util.regex.Pattern;
  * A strict stand-in for the Convex HTTP actions of the collaboration contract, on 127.0.0.1 and a
  * free port. It answers only exactly what the contract allows and records every request; anything
  * else is answered as Convex would (401 bad secret, 404 unknown route, 405, 415, 400) and also
- * listed in {@link #violations()}, which a test expects to be empty. Faults are injected on demand:
- * the next N answers with a status, a delay before every answer, or no listener at all.
+ * listed in {@link #violations()}, which a test expects to be empty. A save must carry
+ * {@code &updates=<count>}; as the reference, a save with a lower count than the stored snapshot's
+ * is answered {@code "stored":false} and not stored, and a GET answers the count in
+ * {@value #UPDATES_HEADER}. A missing snapshot is the reference's 404 {@code application/json}
+ * {@code {"error":"not_found","message":..}}. Faults are
+ * injected on demand: the next N answers with a status (or a whole answer, e.g. a bare HTML 404), a
+ * delay before every answer, or no listener at all.
  */
 public final class ConvexStandIn implements AutoCloseable {
   public static final String SNAPSHOT = "/collaboration/snapshot";
@@ -41,6 +46,10 @@ public final class ConvexStandIn implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   // exactly one parameter, every byte outside RFC 3986's unreserved set percent-encoded
   private static final Pattern ROOM_QUERY = Pattern.compile("roomId=((?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+)");
+  // a save: the room, then the count of updates it covers
+  private static final Pattern SAVE_QUERY = Pattern.compile(ROOM_QUERY.pattern() + "&updates=(0|[1-9][0-9]{0,17})");
+  /** The GET answer's header with the count of updates the snapshot covers. */
+  public static final String UPDATES_HEADER = "X-Ripple-Updates";
 
   /** One request as received. */
   public record Request(String method, String path, String rawQuery, Map<String, List<String>> headers, byte[] body) {
@@ -56,16 +65,19 @@ public final class ConvexStandIn implements AutoCloseable {
 
   private record Grant(String userId, String access) {}
 
+  /** A stored snapshot; {@code updates} null: stored by Convex code from before the count (no header). */
+  private record Stored(byte[] state, Long updates) {}
+
   private final String secret;
   private final HttpServer server;
   private final ExecutorService executor;
   private final URI siteUrl;
   private final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
   private final List<String> violations = Collections.synchronizedList(new ArrayList<>());
-  private final Map<String, byte[]> snapshots = new ConcurrentHashMap<>();
+  private final Map<String, Stored> snapshots = new ConcurrentHashMap<>();
   private final Map<String, Map<String, Grant>> grants = new ConcurrentHashMap<>();
   private final AtomicInteger faultsLeft = new AtomicInteger();
-  private volatile int faultStatus = 500;
+  private volatile Reply fault = injected(500);
   private volatile Duration delay = Duration.ZERO;
   private volatile Duration stall = Duration.ZERO;
 
@@ -111,11 +123,21 @@ public final class ConvexStandIn implements AutoCloseable {
   }
 
   public Optional<byte[]> snapshot(String roomId) {
-    return Optional.ofNullable(snapshots.get(roomId)).map(byte[]::clone);
+    return Optional.ofNullable(snapshots.get(roomId)).map(s -> s.state().clone());
   }
 
+  /** The count of updates the room's snapshot covers (0 for one put without a count). */
+  public Optional<Long> snapshotUpdates(String roomId) {
+    return Optional.ofNullable(snapshots.get(roomId)).map(s -> s.updates() == null ? 0L : s.updates());
+  }
+
+  /** Stores a snapshot as Convex code from before the count would have: its GET has no {@value #UPDATES_HEADER}. */
   public void putSnapshot(String roomId, byte[] state) {
-    snapshots.put(roomId, state.clone());
+    snapshots.put(roomId, new Stored(state.clone(), null));
+  }
+
+  public void putSnapshot(String roomId, byte[] state, long updates) {
+    snapshots.put(roomId, new Stored(state.clone(), updates));
   }
 
   /**
@@ -132,9 +154,27 @@ public final class ConvexStandIn implements AutoCloseable {
     answerNext(n, 500);
   }
 
-  /** The next {@code n} requests are answered with {@code status} (after the contract checks). */
+  /**
+   * The next {@code n} requests are answered with {@code status} and a JSON error body
+   * {@code {"error":"injected",...}} (after the contract checks). A 404 so injected is not the
+   * contract's "no snapshot" answer.
+   */
   public void answerNext(int n, int status) {
-    faultStatus = status;
+    fault = injected(status);
+    faultsLeft.set(n);
+  }
+
+  /**
+   * The next {@code n} requests are answered with exactly this status, content type and body (after
+   * the contract checks), e.g. the bare {@code text/html} 404 of a deployment without these routes.
+   */
+  public void answerNext(int n, int status, String contentType, String body) {
+    answerNext(n, status, contentType, body, Map.of());
+  }
+
+  /** As {@link #answerNext(int, int, String, String)}, with these response headers too. */
+  public void answerNext(int n, int status, String contentType, String body, Map<String, String> headers) {
+    fault = new Reply(status, contentType, body.getBytes(StandardCharsets.UTF_8), Map.copyOf(headers));
     faultsLeft.set(n);
   }
 
@@ -205,11 +245,17 @@ public final class ConvexStandIn implements AutoCloseable {
       }
     }
     String roomId = null;
+    long updates = 0;
     if (snapshot) {
-      roomId = roomIdOf(request.rawQuery());
+      Matcher query = (method.equals("POST") ? SAVE_QUERY : ROOM_QUERY).matcher(request.rawQuery() == null ? "" : request.rawQuery());
+      roomId = query.matches() ? roomIdOf(query.group(1)) : null;
       if (roomId == null) {
-        reply(exchange, violation(400, request, "roomId missing or not strictly percent-encoded: " + request.rawQuery()));
+        reply(exchange, violation(400, request, (method.equals("POST") ? "not exactly roomId=<id>&updates=<count>"
+            : "not exactly roomId=<id>") + ", strictly percent-encoded: " + request.rawQuery()));
         return;
+      }
+      if (method.equals("POST")) {
+        updates = Long.parseLong(query.group(2));
       }
       if (method.equals("POST") && request.body().length == 0) {
         reply(exchange, violation(400, request, "empty snapshot"));
@@ -225,18 +271,23 @@ public final class ConvexStandIn implements AutoCloseable {
       }
     }
     if (faultsLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-      reply(exchange, new Reply(faultStatus, "application/json",
-          "{\"error\":\"injected\",\"message\":\"injected fault\"}".getBytes(StandardCharsets.UTF_8)));
+      reply(exchange, fault);
       return;
     }
     if (snapshot && method.equals("POST")) {
-      snapshots.put(roomId, request.body());
-      reply(exchange, new Reply(200, "application/json", "{\"ok\":true}".getBytes(StandardCharsets.UTF_8)));
+      // as the reference: the newest snapshot wins (an equal count is stored), not the last to arrive
+      Stored offered = new Stored(request.body(), updates);
+      Stored kept = snapshots.merge(roomId, offered,
+          (old, neu) -> old.updates() != null && old.updates() > neu.updates() ? old : neu);
+      boolean stored = kept == offered;
+      reply(exchange, new Reply(200, "application/json", JSON.writeValueAsBytes(Map.of(
+          "ok", true, "stored", stored, "updates", kept.updates()))));
     } else if (snapshot) {
-      byte[] state = snapshots.get(roomId);
-      reply(exchange, state == null
-          ? new Reply(404, "application/json", "{\"error\":\"not_found\"}".getBytes(StandardCharsets.UTF_8))
-          : new Reply(200, "application/octet-stream", state));
+      Stored kept = snapshots.get(roomId);
+      reply(exchange, kept == null
+          ? json(404, Map.of("error", "not_found", "message", "no snapshot for room " + roomId))
+          : new Reply(200, "application/octet-stream", kept.state(),
+              kept.updates() == null ? Map.of() : Map.of(UPDATES_HEADER, Long.toString(kept.updates()))));
     } else {
       reply(exchange, verdict(verify.get("token").asText(), verify.get("roomId").asText()));
     }
@@ -269,16 +320,8 @@ public final class ConvexStandIn implements AutoCloseable {
     }
   }
 
-  /** The decoded roomId, or null unless the query is exactly one strictly encoded, valid UTF-8 roomId. */
-  private static String roomIdOf(String rawQuery) {
-    if (rawQuery == null) {
-      return null;
-    }
-    Matcher m = ROOM_QUERY.matcher(rawQuery);
-    if (!m.matches()) {
-      return null;
-    }
-    String encoded = m.group(1);
+  /** The decoded roomId (strictly percent-encoded already), or null unless it is valid UTF-8. */
+  private static String roomIdOf(String encoded) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     for (int i = 0; i < encoded.length(); i++) {
       char c = encoded.charAt(i);
@@ -298,7 +341,16 @@ public final class ConvexStandIn implements AutoCloseable {
     }
   }
 
-  private record Reply(int status, String contentType, byte[] body) {}
+  private record Reply(int status, String contentType, byte[] body, Map<String, String> headers) {
+    Reply(int status, String contentType, byte[] body) {
+      this(status, contentType, body, Map.of());
+    }
+  }
+
+  private static Reply injected(int status) {
+    return new Reply(status, "application/json",
+        "{\"error\":\"injected\",\"message\":\"injected fault\"}".getBytes(StandardCharsets.UTF_8));
+  }
 
   private Reply violation(int status, Request request, String what) {
     violations.add(request.method() + " " + request.path() + ": " + what);
@@ -316,6 +368,7 @@ public final class ConvexStandIn implements AutoCloseable {
 
   private void reply(HttpExchange exchange, Reply reply) throws IOException {
     exchange.getResponseHeaders().set("Content-Type", reply.contentType());
+    reply.headers().forEach(exchange.getResponseHeaders()::set);
     exchange.sendResponseHeaders(reply.status(), reply.body().length == 0 ? -1 : reply.body().length);
     try (OutputStream out = exchange.getResponseBody()) {
       if (!stall.isZero() && reply.body().length > 0) {

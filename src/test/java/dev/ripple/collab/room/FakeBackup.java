@@ -13,31 +13,48 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An in-memory backup for room tests: answers at once, records every save, and fails the next
- * saves or loads on demand. (The HTTP contract itself is tested against the Convex stand-in.)
+ * saves or loads on demand. Like Convex, it keeps the newest state (a save with a lower count is
+ * confirmed but not stored). (The HTTP contract itself is tested against the Convex stand-in.)
  */
 final class FakeBackup implements SnapshotBackup {
   final Map<String, byte[]> stored = new ConcurrentHashMap<>();
+  /** The count of updates each stored state covers; a room absent here counts 0. */
+  final Map<String, Long> storedUpdates = new ConcurrentHashMap<>();
   final List<byte[]> saves = java.util.Collections.synchronizedList(new ArrayList<>());
+  /** The count of updates each save covered, in the order of {@link #saves}. */
+  final List<Long> saveUpdates = java.util.Collections.synchronizedList(new ArrayList<>());
   final AtomicInteger loads = new AtomicInteger();
   final AtomicInteger failSaves = new AtomicInteger();
   final AtomicInteger failLoads = new AtomicInteger();
 
   @Override
-  public CompletionStage<Void> save(String roomId, byte[] state) {
+  public synchronized CompletionStage<Void> save(String roomId, byte[] state, long updates) {
     saves.add(state);
+    saveUpdates.add(updates);
     if (failSaves.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
       return CompletableFuture.failedFuture(new BackupException(roomId, 500, "injected failure"));
     }
-    stored.put(roomId, state);
+    if (storedUpdates.getOrDefault(roomId, 0L) <= updates) {
+      stored.put(roomId, state);
+      storedUpdates.put(roomId, updates);
+    }
     return CompletableFuture.completedFuture(null);
   }
 
+  /** What a test puts in the backup before the room starts. */
+  synchronized void put(String roomId, byte[] state, long updates) {
+    stored.put(roomId, state);
+    storedUpdates.put(roomId, updates);
+  }
+
   @Override
-  public CompletionStage<Optional<byte[]>> load(String roomId) {
+  public synchronized CompletionStage<Optional<Backup>> load(String roomId) {
     loads.incrementAndGet();
     if (failLoads.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
       return CompletableFuture.failedFuture(new BackupException(roomId, -1, "injected: connection refused"));
     }
-    return CompletableFuture.completedFuture(Optional.ofNullable(stored.get(roomId)));
+    byte[] state = stored.get(roomId);
+    return CompletableFuture.completedFuture(state == null ? Optional.empty()
+        : Optional.of(new Backup(state, storedUpdates.getOrDefault(roomId, 0L))));
   }
 }

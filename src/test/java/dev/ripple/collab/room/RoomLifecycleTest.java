@@ -251,7 +251,7 @@ class RoomLifecycleTest {
     YDoc saved = new YDoc();
     saved.apply(HELLO);
     byte[] original = saved.encodeStateAsUpdate();
-    backup.stored.put(roomId, original);
+    backup.put(roomId, original, 40);
     backup.failLoads.set(1000);
     ActorRef<Room.Command> room = spawn();
     TestProbe<Room.Outbound> a = testKit.createTestProbe();
@@ -276,6 +276,62 @@ class RoomLifecycleTest {
     advance(Duration.ofSeconds(30));
     eventuallySaves(1);
     assertEquals(Map.of(1L, 11L), svOf(backup.saves.get(0))); // the backup and the edit, merged
+    assertEquals(41L, backup.saveUpdates.get(0)); // the edit counts on top of the late backup's 40
+    assertEquals(Map.of(1L, 11L), svOf(backup.stored.get(roomId)));
+  }
+
+  @Test
+  void aColdStartFromABackupContinuesTheCountAboveTheStoredOne() {
+    YDoc saved = new YDoc();
+    saved.apply(HELLO);
+    backup.put(roomId, saved.encodeStateAsUpdate(), 40);
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, WORLD);
+    advance(Duration.ofSeconds(30));
+    eventuallySaves(1);
+    assertEquals(41L, backup.saveUpdates.get(0)); // newer than the backup: stored, not ignored as older
+    assertEquals(Map.of(1L, 11L), svOf(backup.stored.get(roomId)));
+  }
+
+  @Test
+  void aColdStartFromABackupOwesNoSave() {
+    YDoc saved = new YDoc();
+    saved.apply(HELLO);
+    backup.put(roomId, saved.encodeStateAsUpdate(), 40);
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    join(room, a, "a");
+    advance(Duration.ofSeconds(30));
+    eventuallySaves(0); // the backup already has everything
+    room.tell(new Room.Leave("a"));
+    advance(Duration.ofSeconds(7));
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+    eventuallySaves(0);
+  }
+
+  @Test
+  void theCountFromTheBackupSurvivesARestart() {
+    YDoc saved = new YDoc();
+    saved.apply(HELLO);
+    backup.put(roomId, saved.encodeStateAsUpdate(), 40);
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, WORLD);
+    testKit.stop(room); // a crash before any save
+    spawn(); // recovered from the journal: the backup's count comes back with it
+    sleepQuietly();
+    advance(Duration.ofSeconds(7));
+    eventuallySaves(1);
+    assertEquals(41L, backup.saveUpdates.get(0));
+    assertEquals(Map.of(1L, 11L), svOf(backup.stored.get(roomId)));
+    assertEquals(1, backup.loads.get());
   }
 
   @Test

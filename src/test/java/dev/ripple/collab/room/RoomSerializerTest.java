@@ -39,13 +39,25 @@ class RoomSerializerTest {
   void eventsAndSnapshotsRoundTrip() {
     assertArrayEquals(new byte[] {1, 2, 3}, roundTrip(new Room.UpdateApplied(new byte[] {1, 2, 3})).update());
     assertEquals(new Room.Compacted(), roundTrip(new Room.Compacted()));
-    assertArrayEquals(new byte[] {0, 0}, roundTrip(new Room.BackupLoaded(new byte[] {0, 0})).state());
+    Room.BackupLoaded loaded = roundTrip(new Room.BackupLoaded(new byte[] {0, 0}, 1234567890123L));
+    assertArrayEquals(new byte[] {0, 0}, loaded.state());
+    assertEquals(1234567890123L, loaded.updates());
     assertEquals(new Room.BackupConfirmed(42), roundTrip(new Room.BackupConfirmed(42)));
     Room.Snapshot s = roundTrip(new Room.Snapshot(new byte[] {9, 8}, 7, 5, true));
     assertArrayEquals(new byte[] {9, 8}, s.state());
     assertEquals(7, s.updates());
     assertEquals(5, s.savedUpdates());
     assertEquals(true, s.loaded());
+  }
+
+  @Test
+  void aBackupLoadedJournaledBeforeTheCountReadsAsCoveringZeroUpdates() {
+    // manifest "L", version 1, then the state alone: what journals hold from before the count
+    Room.BackupLoaded old = (Room.BackupLoaded) serialization.deserialize(new byte[] {1, 5, 6, 7}, 4711_0001, "L").get();
+    assertArrayEquals(new byte[] {5, 6, 7}, old.state());
+    assertEquals(0, old.updates());
+    Room.BackupLoaded none = (Room.BackupLoaded) serialization.deserialize(new byte[] {1}, 4711_0001, "L").get();
+    assertArrayEquals(new byte[0], none.state());
   }
 
   @Test
