@@ -26,6 +26,8 @@ final class FakeBackup implements SnapshotBackup {
   final AtomicInteger loads = new AtomicInteger();
   final AtomicInteger failSaves = new AtomicInteger();
   final AtomicInteger failLoads = new AtomicInteger();
+  /** While set, saves complete only when it does: a slow backup. */
+  volatile CompletableFuture<Void> holdSaves;
 
   @Override
   public synchronized CompletionStage<Void> save(String roomId, byte[] state, long updates) {
@@ -38,7 +40,8 @@ final class FakeBackup implements SnapshotBackup {
       stored.put(roomId, state);
       storedUpdates.put(roomId, updates);
     }
-    return CompletableFuture.completedFuture(null);
+    CompletableFuture<Void> hold = holdSaves;
+    return hold != null ? hold : CompletableFuture.completedFuture(null);
   }
 
   /** What a test puts in the backup before the room starts. */

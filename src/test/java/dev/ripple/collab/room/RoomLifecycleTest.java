@@ -335,6 +335,78 @@ class RoomLifecycleTest {
   }
 
   @Test
+  void changesMadeDuringASlowSaveGetASaveOfTheirOwnAfterEveryoneLeft() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    java.util.concurrent.CompletableFuture<Void> slow = new java.util.concurrent.CompletableFuture<>();
+    backup.holdSaves = slow;
+    advance(Duration.ofSeconds(30));
+    eventuallySaves(1); // the periodic save, still running
+    edit(room, "a", b, WORLD);
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    advance(Duration.ofSeconds(7)); // the final save is due while the slow one runs
+    eventuallySaves(1);
+    backup.holdSaves = null;
+    slow.complete(null);
+    sleepQuietly();
+    shard.expectNoMessage(QUIET); // WORLD is not saved yet: no passivation
+    advance(Duration.ofSeconds(7));
+    eventuallySaves(2);
+    assertEquals(Map.of(1L, 11L), svOf(backup.saves.get(1)));
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  @Test
+  void aLateLoadAfterEveryoneLeftSchedulesTheSaveTheyAreOwed() {
+    backup.put(roomId, new byte[] {0, 0}, 3); // an empty document, but a backup
+    backup.failLoads.set(1000);
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a"); // served after the failed load
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    advance(Duration.ofSeconds(7));
+    eventuallySaves(0); // not loaded: nothing may be saved yet, and the final save found nothing it could do
+    backup.failLoads.set(0);
+    int loads = backup.loads.get();
+    for (int i = 0; i < 12 && backup.loads.get() == loads; i++) advance(Duration.ofSeconds(5)); // the next load retry succeeds
+    sleepQuietly();
+    eventuallySaves(0);
+    advance(Duration.ofSeconds(7));
+    eventuallySaves(1);
+    assertEquals(Map.of(1L, 5L), svOf(backup.stored.get(roomId)));
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  @Test
+  void aSessionThatStopsWithoutLeavingIsRemovedAndTheRoomPassivates() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    room.tell(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(
+        new byte[] {1, 42, 1, 2, '{', '}'})));
+    advance(Duration.ofMillis(50)); // the relay interval (manual time here)
+    next(b); // a's presence
+    a.stop(); // its node died, or its Leave was lost
+    advance(Duration.ofMillis(50));
+    Room.Send removal = (Room.Send) next(b);
+    assertArrayEquals(SyncProtocol.awareness(new byte[] {1, 42, 2, 4, 'n', 'u', 'l', 'l'}), removal.frame());
+    room.tell(new Room.Leave("b"));
+    advance(Duration.ofSeconds(7));
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  @Test
   void aJoinArrivingWhileTheRoomRecoversIsStashedNotLost() {
     ActorRef<Room.Command> room = spawn();
     TestProbe<Room.Outbound> a = testKit.createTestProbe();
