@@ -16,6 +16,8 @@ public final class SyncProtocol {
   public static final int MESSAGE_AWARENESS = 1;
   public static final int MESSAGE_AUTH = 2;
   public static final int MESSAGE_QUERY_AWARENESS = 3;
+  /** "Tell me when it is saved" (y-sweet's number): echoed once every earlier update of the connection is journaled. */
+  public static final int MESSAGE_SAVED = 102;
   public static final int SYNC_STEP1 = 0;
   public static final int SYNC_STEP2 = 1;
   public static final int SYNC_UPDATE = 2;
@@ -40,6 +42,12 @@ public final class SyncProtocol {
 
   public record QueryAwareness() implements ClientMessage {}
 
+  /**
+   * {@code [102, varUint8Array(payload)]}: the client asks to hear back once everything it sent
+   * before is durable. {@code frame} is the whole message, echoed unchanged.
+   */
+  public record SavedRequest(byte[] frame) implements ClientMessage {}
+
   public record Ignored(long type) implements ClientMessage {}
 
   public static ClientMessage decode(byte[] frame) {
@@ -55,6 +63,11 @@ public final class SyncProtocol {
       }
       if (type == MESSAGE_AWARENESS) return new AwarenessUpdate(d.readVarBytes());
       if (type == MESSAGE_QUERY_AWARENESS) return new QueryAwareness();
+      if (type == MESSAGE_SAVED) {
+        d.readVarBytes(); // the payload is the client's; it must be well formed, and nothing may follow it
+        if (d.hasContent()) throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "bytes after a saved request's payload");
+        return new SavedRequest(frame);
+      }
       return new Ignored(type);
     } catch (UpdateFormatException e) {
       throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "malformed message: " + e.getMessage());

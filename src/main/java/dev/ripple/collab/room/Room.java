@@ -506,6 +506,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         // validated by the session; a message from another node's session carries only its bytes
         presence.apply(msg.connectionId(), aw.entries() != null ? aw.entries() : Presence.validate(aw.update(), presence.limits()));
         schedulePresenceRelay();
+      } else if (m instanceof SyncProtocol.SavedRequest saved) {
+        // commands are handled in order and a journal write holds the next ones back until it is done, so
+        // every update this connection sent before is journaled by now: answer with the client's own message
+        c.session().tell(new Send(saved.frame()));
       } else if (m instanceof SyncProtocol.QueryAwareness) {
         byte[] all = presence.encodeAll();
         if (all != null) c.session().tell(new Send(SyncProtocol.awareness(all)));

@@ -106,6 +106,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
       return u.step2() ? dev.ripple.collab.protocol.SyncProtocol.syncStep2(u.update()) : dev.ripple.collab.protocol.SyncProtocol.update(u.update());
     }
     if (m instanceof dev.ripple.collab.protocol.SyncProtocol.AwarenessUpdate a) return dev.ripple.collab.protocol.SyncProtocol.awareness(a.update());
+    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.SavedRequest s) return s.frame();
     if (m instanceof dev.ripple.collab.protocol.SyncProtocol.QueryAwareness) return new byte[] {dev.ripple.collab.protocol.SyncProtocol.MESSAGE_QUERY_AWARENESS};
     dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
     e.writeVarUint(((dev.ripple.collab.protocol.SyncProtocol.Ignored) m).type());
