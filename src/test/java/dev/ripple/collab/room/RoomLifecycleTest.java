@@ -407,6 +407,38 @@ class RoomLifecycleTest {
   }
 
   @Test
+  void aSavedRequestIsAnsweredOnlyOnceTheUpdatesBeforeItAreInTheJournal() throws Exception {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    join(room, a, "a");
+    // the test seam: a journal held slow, every write waits for the latch
+    java.util.concurrent.CountDownLatch journal = new java.util.concurrent.CountDownLatch(1);
+    akka.persistence.testkit.javadsl.PersistenceTestKit persistence = akka.persistence.testkit.javadsl.PersistenceTestKit.create(testKit.system());
+    persistence.withPolicy((persistenceId, operation) -> {
+      if (operation instanceof akka.persistence.testkit.WriteEvents && persistenceId.endsWith(roomId)) {
+        try {
+          journal.await(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return akka.persistence.testkit.ProcessingSuccess.getInstance();
+    });
+    try {
+      byte[] request = {(byte) 102, 2, 7, 9}; // [102, varUint8Array([7, 9])]
+      room.tell(new Room.FromClient("a", new SyncProtocol.SyncUpdate(HELLO, false)));
+      room.tell(new Room.FromClient("a", SyncProtocol.decode(request)));
+      a.expectNoMessage(Duration.ofMillis(500)); // the update is not journaled yet: no acknowledgement, no answer
+      journal.countDown();
+      assertEquals(Room.Ack.INSTANCE, a.receiveMessage(Duration.ofSeconds(5))); // the update, journaled
+      assertArrayEquals(request, ((Room.Send) a.receiveMessage(Duration.ofSeconds(5))).frame()); // then the answer, unchanged
+    } finally {
+      journal.countDown();
+      persistence.resetPolicy();
+    }
+  }
+
+  @Test
   void aJoinArrivingWhileTheRoomRecoversIsStashedNotLost() {
     ActorRef<Room.Command> room = spawn();
     TestProbe<Room.Outbound> a = testKit.createTestProbe();
