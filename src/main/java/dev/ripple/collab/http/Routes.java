@@ -47,6 +47,7 @@ public final class Routes extends AllDirectives {
   public Route routes() {
     return concat(
         health(),
+        new DocumentApi(system, settings).routes(),
         pathPrefix("parties", () -> pathPrefix(PathMatchers.segment(), party -> path(PathMatchers.segment(), this::room))),
         pathPrefix("party", () -> path(PathMatchers.segment(), this::room)),
         path(PathMatchers.segment(), this::room));

@@ -75,6 +75,30 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
   }
 
+  /**
+   * The document API (server to server): the full state as one update, or what a state vector lacks
+   * ({@code stateVector} null or empty: everything).
+   */
+  public record ReadUpdate(byte[] stateVector, ActorRef<DocumentReply> replyTo) implements Command {}
+
+  /** The document API: named root types rendered as JSON (kind to names: text, map, array, xml). */
+  public record ReadJson(Map<String, List<String>> roots, ActorRef<DocumentReply> replyTo) implements Command {}
+
+  /** The document API: an update from the app's backend, applied like a client's (validated, journaled, broadcast). */
+  public record ApplyUpdate(byte[] update, ActorRef<DocumentReply> replyTo) implements Command {}
+
+  /** What the room answers the document API. */
+  public sealed interface DocumentReply {}
+
+  /** A read's result: a Yjs update or a JSON text. */
+  public record DocumentData(byte[] data) implements DocumentReply {}
+
+  /** An update is journaled (and broadcast); {@code updates}: the room's count of journaled updates. */
+  public record UpdateJournaled(long updates) implements DocumentReply {}
+
+  /** An update was refused: a client error (400 malformed, 413 over the pending cap) with a reason. */
+  public record UpdateRefused(int status, String code, String message) implements DocumentReply {}
+
   /** A session's stage stopped (watched by the room): its socket is gone even if its Leave never comes. */
   private record SessionStopped(String connectionId, ActorRef<Outbound> session) implements Command {}
 
@@ -294,6 +318,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(Join.class, this::onJoin)
         .onCommand(Leave.class, this::onLeave)
         .onCommand(SessionStopped.class, this::onSessionStopped)
+        .onCommand(ReadUpdate.class, (state, c) -> {
+          c.replyTo().tell(new DocumentData(c.stateVector() == null ? fullState(state) : diffFor(state, c.stateVector())));
+          return Effect().none();
+        })
+        .onCommand(ApplyUpdate.class, this::onApplyUpdate)
         .onCommand(FromClient.class, this::onFromClient)
         .onCommand(PeriodicSave.class, (state, c) -> save(state))
         .onCommand(RetrySave.class, (state, c) -> save(state))
@@ -594,6 +623,34 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       broadcast(frame, connectionId);
       c.session().tell(Ack.INSTANCE); // journaled: the session's window reopens
       metrics.fanOutSeconds.observeNanos(System.nanoTime() - received);
+    });
+  }
+
+  /** An update from the document API: the same gate as a client's, answered once journaled. */
+  private Effect<Event, State> onApplyUpdate(State state, ApplyUpdate c) {
+    YDoc.PreparedUpdate prepared;
+    try {
+      prepared = state.doc.prepare(c.update());
+    } catch (PendingLimitException e) {
+      c.replyTo().tell(new UpdateRefused(413, "pending_limit", e.getMessage()));
+      return Effect().none();
+    } catch (UpdateFormatException e) {
+      c.replyTo().tell(new UpdateRefused(400, "malformed_update", e.getMessage()));
+      return Effect().none();
+    }
+    if (prepared.isEmpty()) {
+      c.replyTo().tell(new UpdateJournaled(state.updates));
+      return Effect().none();
+    }
+    state.prepared = prepared;
+    state.preparedBytes = c.update();
+    byte[] frame = SyncProtocol.update(c.update());
+    return Effect().persist(new UpdateApplied(c.update())).thenRun(s -> {
+      metrics.updatesApplied.increment();
+      metrics.journalWrites.increment();
+      metrics.updateBytes.add(c.update().length);
+      broadcast(frame, null);
+      c.replyTo().tell(new UpdateJournaled(s.updates));
     });
   }
 

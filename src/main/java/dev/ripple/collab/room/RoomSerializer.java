@@ -32,6 +32,13 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   /** A client message and how many client messages the session coalesced into it. */
   private static final String FROM_CLIENT = "G";
   private static final String ACK = "A";
+  // the document API: a node's HTTP route asks the room, wherever it lives
+  private static final String READ_UPDATE = "RU";
+  private static final String READ_JSON = "RJ";
+  private static final String APPLY_UPDATE = "AU";
+  private static final String DOCUMENT_DATA = "DD";
+  private static final String UPDATE_JOURNALED = "UJ";
+  private static final String UPDATE_REFUSED = "UR";
   private static final String SEND = "O";
   private static final String CLOSE = "X";
   private static final String JOINED = "R";
@@ -55,6 +62,12 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.Close) return CLOSE;
     if (o instanceof Room.Joined) return JOINED;
     if (o instanceof Room.Ack) return ACK;
+    if (o instanceof Room.ReadUpdate) return READ_UPDATE;
+    if (o instanceof Room.ReadJson) return READ_JSON;
+    if (o instanceof Room.ApplyUpdate) return APPLY_UPDATE;
+    if (o instanceof Room.DocumentData) return DOCUMENT_DATA;
+    if (o instanceof Room.UpdateJournaled) return UPDATE_JOURNALED;
+    if (o instanceof Room.UpdateRefused) return UPDATE_REFUSED;
     throw new IllegalArgumentException("cannot serialize " + o.getClass());
   }
 
@@ -70,6 +83,27 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
     else if (o instanceof Room.FromClient f) payload = concat(idAndCount(f.connectionId(), f.coalesced()), clientFrame(f.message()));
     else if (o instanceof Room.Ack) payload = new byte[0];
+    else if (o instanceof Room.ReadUpdate r) {
+      dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+      e.writeVarString(refs.toSerializationFormat(r.replyTo()));
+      e.writeVarUint(r.stateVector() == null ? 0 : 1);
+      e.writeVarBytes(r.stateVector() == null ? new byte[0] : r.stateVector());
+      payload = e.toByteArray();
+    } else if (o instanceof Room.ReadJson r) {
+      dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+      e.writeVarString(refs.toSerializationFormat(r.replyTo()));
+      e.writeVarUint(r.roots().size());
+      r.roots().forEach((kind, names) -> {
+        e.writeVarString(kind);
+        e.writeVarUint(names.size());
+        for (String n : names) e.writeVarString(n);
+      });
+      payload = e.toByteArray();
+    } else if (o instanceof Room.ApplyUpdate a) {
+      payload = concat(strings(refs.toSerializationFormat(a.replyTo())), a.update());
+    } else if (o instanceof Room.DocumentData d) payload = d.data();
+    else if (o instanceof Room.UpdateJournaled j) payload = java.nio.ByteBuffer.allocate(8).putLong(j.updates()).array();
+    else if (o instanceof Room.UpdateRefused r) payload = strings(Integer.toString(r.status()), r.code(), r.message());
     else if (o instanceof Room.Send snd) payload = snd.frame();
     else if (o instanceof Room.Joined jd) payload = strings(refs.toSerializationFormat(jd.room()));
     else if (o instanceof Room.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
@@ -158,6 +192,39 @@ public final class RoomSerializer extends SerializerWithStringManifest {
         yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
       }
       case ACK -> Room.Ack.INSTANCE;
+      case READ_UPDATE -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        akka.actor.typed.ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        boolean diff = d.readVarUint() == 1;
+        byte[] sv = d.readVarBytes();
+        yield new Room.ReadUpdate(diff ? sv : null, replyTo);
+      }
+      case READ_JSON -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        akka.actor.typed.ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        java.util.Map<String, java.util.List<String>> roots = new java.util.LinkedHashMap<>();
+        long kinds = d.readVarUint();
+        for (long k = 0; k < kinds; k++) {
+          String kind = d.readVarString();
+          long n = d.readVarUint();
+          java.util.List<String> names = new java.util.ArrayList<>();
+          for (long i = 0; i < n; i++) names.add(d.readVarString());
+          roots.put(kind, names);
+        }
+        yield new Room.ReadJson(roots, replyTo);
+      }
+      case APPLY_UPDATE -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        akka.actor.typed.ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        yield new Room.ApplyUpdate(Arrays.copyOfRange(payload, d.pos(), payload.length), replyTo);
+      }
+      case DOCUMENT_DATA -> new Room.DocumentData(payload);
+      case UPDATE_JOURNALED -> new Room.UpdateJournaled(java.nio.ByteBuffer.wrap(payload).getLong());
+      case UPDATE_REFUSED -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        int status = Integer.parseInt(d.readVarString());
+        yield new Room.UpdateRefused(status, d.readVarString(), d.readVarString());
+      }
       case SEND -> new Room.Send(payload);
       case JOINED -> new Room.Joined(refs.resolveActorRef(new dev.ripple.collab.yjs.Lib0Decoder(payload).readVarString()));
       case CLOSE -> {
