@@ -96,11 +96,13 @@ export const errorKind = (err) => String(err?.code || err?.message || err || 'un
  * sends sync step 1 (and, if `awareness` is set, its awareness state with clock 1); it answers the
  * server's step 1 with an empty step 2; it is synced once it has both the server's step 1 and the
  * step 2 answering its own. A failed attempt before synced is retried (up to `retries` times, with
- * y-websocket's backoff: 100 ms x 2^n, at most 2.5 s). A close after synced is only counted.
+ * y-websocket's backoff: 100 ms x 2^n, at most 2.5 s). A close after synced is only counted. No
+ * handshake timeout by default (handshakeTimeoutMs 0), as the providers and browsers: a connection
+ * waits for TCP (SYN retransmits, ~2 min) and the server.
  */
 export class RawClient {
   constructor (url, {
-    retries = 5, handshakeTimeoutMs = 30000, clientId = 0, awareness = null,
+    retries = 5, handshakeTimeoutMs = 0, clientId = 0, awareness = null,
     onSynced = () => {}, onGaveUp = () => {}, onAwareness = null, stats
   }) {
     this.url = url
@@ -128,7 +130,7 @@ export class RawClient {
     this.attempts++
     this.gotStep1 = false
     this.gotStep2 = false
-    const ws = new WebSocket(this.url, { handshakeTimeout: this.handshakeTimeoutMs, perMessageDeflate: false })
+    const ws = new WebSocket(this.url, { handshakeTimeout: this.handshakeTimeoutMs > 0 ? this.handshakeTimeoutMs : undefined, perMessageDeflate: false })
     this.ws = ws
     ws.on('open', () => {
       this.openAt = clock()

@@ -4,14 +4,15 @@
 // retried, and what the kernel saw.
 //
 //   node storm.mjs --url-base ws://127.0.0.1:PORT --rooms 100 --clients 100 [--procs 4]
-//                  [--awareness 1] [--retries 5] [--timeout 120] [--hold 5] [--server-pid PID]
+//                  [--awareness 1] [--retries 5] [--handshake-timeout 0] [--timeout 120] [--hold 5] [--server-pid PID]
 //
 // Each connection is a raw `ws` client (pressure-lib.mjs RawClient) on YPartyKitProvider's URL,
 // /parties/main/<room>?_pk=<uuid>, speaking y-protocols by hand as a provider with an empty document:
 // on open it sends sync step 1 and (with --awareness 1) its awareness state {"user":{"name":...}} with
 // clock 1; it answers the server's step 1 with an empty step 2. Synced = it has the server's step 1
 // and the step 2 answering its own. Awareness frames the server relays are counted, not decoded. A
-// failure before synced (refused, reset, handshake timeout, HTTP 503, close) is retried with
+// failure before synced (refused, reset, HTTP 503, close; a handshake timeout only with
+// --handshake-timeout S, which the providers do not have) is retried with
 // y-websocket's backoff (100 ms x 2^n, at most 2.5 s), at most --retries times, then counted as
 // failed; a close after synced is counted by code. The rooms are spread over --procs generator
 // processes; each opens all of its connections in one synchronous loop at T0.
@@ -42,7 +43,7 @@ const DEFAULTS = {
   party: 'main',
   awareness: 1,
   retries: 5,
-  handshakeTimeout: 30,
+  handshakeTimeout: 0, // seconds; 0: none, as YPartyKitProvider / y-websocket / browsers
   timeout: 120,
   hold: 5,
   procs: 4,
