@@ -37,6 +37,20 @@ final class JsonText {
     return p.out.toString();
   }
 
+  /**
+   * Parses {@code text} as JavaScript's {@code JSON.parse} would: objects become insertion-ordered
+   * {@code Map<String, Object>} (a repeated key keeps its first position and its last value), arrays
+   * {@code List<Object>}, numbers {@code Double}, and JSON null Java null.
+   */
+  static Object parse(String text) {
+    JsonText p = new JsonText(text);
+    p.skipWs();
+    Object v = p.value(0);
+    p.skipWs();
+    if (p.pos != text.length()) throw p.error("unexpected text after the value");
+    return v;
+  }
+
   private UpdateFormatException error(String what) {
     return new UpdateFormatException("invalid JSON in update: " + what + " at character " + pos);
   }
