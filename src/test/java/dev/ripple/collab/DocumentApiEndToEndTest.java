@@ -112,12 +112,16 @@ class DocumentApiEndToEndTest {
   void whatProvidersWriteTheBackendReads() throws Exception {
     start(false, Map.of());
     NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e.mjs", "write", Integer.toString(server.port()), "doc-api-read",
-        "written by a provider"), NodeProcess.WORK.resolve("api-write.log"), 120);
+        "written by a provider ✓"), NodeProcess.WORK.resolve("api-write.log"), 120);
     HttpResponse<byte[]> all = send("GET", "/api/rooms/doc-api-read/update", null, null);
     YDoc doc = new YDoc();
     doc.apply(all.body());
     assertEquals(1, doc.stateVectorMap().size());
-    assertEquals("written by a provider".length(), doc.stateVectorMap().values().iterator().next());
+    HttpResponse<byte[]> json = send("GET", "/api/rooms/doc-api-read/json?text=text&map=missing&array=list", null, null);
+    assertEquals(200, json.statusCode(), text(json));
+    assertEquals("application/json", json.headers().firstValue("Content-Type").orElse(""));
+    assertEquals("{\"text\":{\"text\":\"written by a provider ✓\"},\"map\":{\"missing\":{}},\"array\":{\"list\":[]}}", text(json));
+    assertEquals(400, send("GET", "/api/rooms/doc-api-read/json", null, null).statusCode()); // nothing named
   }
 
   @Test

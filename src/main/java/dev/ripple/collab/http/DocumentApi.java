@@ -148,6 +148,7 @@ final class DocumentApi extends AllDirectives {
   private Route answer(CompletionStage<Room.DocumentReply> reply, akka.http.javadsl.model.ContentType type) {
     return onComplete(reply, result -> {
       if (result.isFailure()) return unavailable(result.failed().get());
+      if (result.get() instanceof Room.UpdateRefused refused) return error(StatusCodes.get(refused.status()), refused.code(), refused.message());
       Room.DocumentData data = (Room.DocumentData) result.get();
       return complete(StatusCodes.OK, HttpEntities.create(type, data.data()));
     });

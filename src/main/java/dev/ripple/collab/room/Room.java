@@ -27,6 +27,7 @@ import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.yjs.DocJson;
 import dev.ripple.collab.yjs.PendingLimitException;
 import dev.ripple.collab.yjs.UpdateFormatException;
 import dev.ripple.collab.yjs.YDoc;
@@ -96,7 +97,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** An update is journaled (and broadcast); {@code updates}: the room's count of journaled updates. */
   public record UpdateJournaled(long updates) implements DocumentReply {}
 
-  /** An update was refused: a client error (400 malformed, 413 over the pending cap) with a reason. */
+  /** A request was refused: a client error (400 malformed, 413 over the pending cap) with a reason. */
   public record UpdateRefused(int status, String code, String message) implements DocumentReply {}
 
   /** A session's stage stopped (watched by the room): its socket is gone even if its Leave never comes. */
@@ -320,6 +321,14 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(SessionStopped.class, this::onSessionStopped)
         .onCommand(ReadUpdate.class, (state, c) -> {
           c.replyTo().tell(new DocumentData(c.stateVector() == null ? fullState(state) : diffFor(state, c.stateVector())));
+          return Effect().none();
+        })
+        .onCommand(ReadJson.class, (state, c) -> {
+          try {
+            c.replyTo().tell(new DocumentData(DocJson.render(state.doc, c.roots()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+          } catch (IllegalArgumentException e) { // a name no root can have
+            c.replyTo().tell(new UpdateRefused(400, "bad_request", e.getMessage()));
+          }
           return Effect().none();
         })
         .onCommand(ApplyUpdate.class, this::onApplyUpdate)

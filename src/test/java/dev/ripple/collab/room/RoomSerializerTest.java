@@ -51,6 +51,30 @@ class RoomSerializerTest {
   }
 
   @Test
+  void flowControlSavedRequestsAndTheDocumentApiCrossNodes() {
+    Room.FromClient merged = roundTrip(new Room.FromClient("c-9", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, false), 37));
+    assertEquals(37, merged.coalesced());
+    assertEquals("c-9", merged.connectionId());
+    assertEquals(Room.Ack.INSTANCE, roundTrip(Room.Ack.INSTANCE));
+    byte[] saved = {(byte) 102, 2, 7, 9};
+    Room.FromClient s = roundTrip(new Room.FromClient("c", SyncProtocol.decode(saved)));
+    assertArrayEquals(saved, ((SyncProtocol.SavedRequest) s.message()).frame());
+    akka.actor.testkit.typed.javadsl.TestProbe<Room.DocumentReply> probe = testKit.createTestProbe();
+    Room.ReadUpdate full = roundTrip(new Room.ReadUpdate(null, probe.ref()));
+    assertEquals(null, full.stateVector());
+    assertEquals(probe.ref(), full.replyTo());
+    assertArrayEquals(new byte[] {1, 2}, roundTrip(new Room.ReadUpdate(new byte[] {1, 2}, probe.ref())).stateVector());
+    Map<String, java.util.List<String>> roots = new java.util.LinkedHashMap<>();
+    roots.put("text", java.util.List.of("a", "b"));
+    roots.put("xml", java.util.List.of("x"));
+    assertEquals(roots, roundTrip(new Room.ReadJson(roots, probe.ref())).roots());
+    assertArrayEquals(new byte[] {5}, roundTrip(new Room.ApplyUpdate(new byte[] {5}, probe.ref())).update());
+    assertArrayEquals(new byte[] {6}, roundTrip(new Room.DocumentData(new byte[] {6})).data());
+    assertEquals(new Room.UpdateJournaled(12), roundTrip(new Room.UpdateJournaled(12)));
+    assertEquals(new Room.UpdateRefused(413, "pending_limit", "why"), roundTrip(new Room.UpdateRefused(413, "pending_limit", "why")));
+  }
+
+  @Test
   void aBackupLoadedJournaledBeforeTheCountReadsAsCoveringZeroUpdates() {
     // manifest "L", version 1, then the state alone: what journals hold from before the count
     Room.BackupLoaded old = (Room.BackupLoaded) serialization.deserialize(new byte[] {1, 5, 6, 7}, 4711_0001, "L").get();
