@@ -121,7 +121,10 @@ public final class Main {
       }
       createSchema(system);
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
-      Room.init(system, settings, backup);
+      java.util.Optional<dev.ripple.collab.room.Webhooks> webhooks = dev.ripple.collab.room.Webhooks.Settings.from(config.getConfig("ripple"))
+          .map(w -> new dev.ripple.collab.room.Webhooks(w, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking())));
+      webhooks.ifPresent(w -> log.info("webhooks: change notifications go to {}", w.settings().url()));
+      Room.init(system, settings, backup, webhooks);
       SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections);
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
           .bind(new Routes(system, settings, sessions, authenticator).routes())

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ripple.collab.protocol.SyncProtocol;
-import dev.ripple.collab.yjs.Lib0Encoder;
 import dev.ripple.collab.yjs.YDoc;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -43,24 +42,9 @@ class SavedAckProcessTest {
   }
 
   private Process launch(int port, Path data, Path log) throws Exception {
-    String javaBin = ProcessHandle.current().info().command().orElse("java");
-    String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx256m", "-cp", classPath, "dev.ripple.collab.Main")
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-    Map<String, String> env = pb.environment();
-    env.keySet().removeIf(k -> k.startsWith("COLLAB_") || k.startsWith("CONVEX_") || k.equals("PARTYKIT_SECRET"));
-    env.put("COLLAB_PORT", Integer.toString(port));
-    env.put("COLLAB_BIND_HOST", "127.0.0.1");
-    env.put("COLLAB_DATA_DIR", data.toString());
-    Process p = pb.start();
+    Process p = ServerProcess.launch(port, data, log, Map.of());
     started.add(p);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      if (Files.exists(log) && Files.readString(log).contains("listening on 127.0.0.1:" + port)) return p;
-      if (!p.isAlive()) break;
-      Thread.sleep(100);
-    }
-    throw new AssertionError("server did not start: " + (Files.exists(log) ? Files.readString(log) : "no log"));
+    return p;
   }
 
   /** A raw y-protocols client: what it receives, in order. */
@@ -84,33 +68,18 @@ class SavedAckProcessTest {
         }).get(10, TimeUnit.SECONDS);
   }
 
-  /** Client 7's i-th one-character insert, as its own update. */
-  private static byte[] typed(int i) {
-    Lib0Encoder e = new Lib0Encoder();
-    e.writeVarUint(1); e.writeVarUint(1); e.writeVarUint(7); e.writeVarUint(i);
-    if (i == 0) {
-      e.writeUint8(4); e.writeVarUint(1); e.writeVarString("t");
-    } else {
-      e.writeUint8(0x84); e.writeVarUint(7); e.writeVarUint(i - 1);
-    }
-    e.writeVarString("x");
-    e.writeVarUint(0);
-    return e.toByteArray();
-  }
-
   @Test
   void everyUpdateAcknowledgedBySavedSurvivesAKillRightAfterTheAnswer() throws Exception {
     Path work = Files.createDirectories(Path.of("target", "saved-ack").toAbsolutePath());
     Path data = Files.createTempDirectory(work, "data");
     Path log = work.resolve("server.log");
-    Files.deleteIfExists(log);
-    Files.deleteIfExists(work.resolve("server-restarted.log"));
+
     int port = freePort();
     Process server = launch(port, data, log);
     LinkedBlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
     WebSocket ws = connect(port, "doc-saved", received);
     int n = 2000;
-    for (int i = 0; i < n; i++) ws.sendBinary(ByteBuffer.wrap(SyncProtocol.update(typed(i))), true).get(10, TimeUnit.SECONDS);
+    for (int i = 0; i < n; i++) ws.sendBinary(ByteBuffer.wrap(SyncProtocol.update(TypedUpdates.typed(i))), true).get(10, TimeUnit.SECONDS);
     byte[] request = {(byte) 102, 3, 1, 2, 3};
     ws.sendBinary(ByteBuffer.wrap(request), true).get(10, TimeUnit.SECONDS);
     byte[] answer = null;
@@ -145,11 +114,10 @@ class SavedAckProcessTest {
     Path work = Files.createDirectories(Path.of("target", "saved-ack").toAbsolutePath());
     Path data = Files.createTempDirectory(work, "data");
     int port = freePort();
-    Files.deleteIfExists(work.resolve("server-quiet.log"));
     launch(port, data, work.resolve("server-quiet.log"));
     LinkedBlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
     WebSocket ws = connect(port, "doc-quiet", received);
-    for (int i = 0; i < 50; i++) ws.sendBinary(ByteBuffer.wrap(SyncProtocol.update(typed(i))), true).get(10, TimeUnit.SECONDS);
+    for (int i = 0; i < 50; i++) ws.sendBinary(ByteBuffer.wrap(SyncProtocol.update(TypedUpdates.typed(i))), true).get(10, TimeUnit.SECONDS);
     ws.sendBinary(ByteBuffer.wrap(SyncProtocol.syncStep1(new byte[] {0})), true).get(10, TimeUnit.SECONDS);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     boolean step2 = false;

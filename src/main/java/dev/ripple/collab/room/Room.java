@@ -121,6 +121,12 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** The cold-start load finished: the backup (empty = new document), or failed. */
   private record LoadDone(Optional<SnapshotBackup.Backup> backup, Throwable failure) implements Command {}
 
+  /** Alarm: notify the webhook of the changes since the last notification. */
+  private record Notify() implements Command {}
+
+  /** A notification finished: it covered the first {@code updates} updates, or failed. */
+  private record NotifyDone(long updates, Throwable failure) implements Command {}
+
   /** Alarm: relay the awareness changes gathered since the last relay, as one frame. */
   private record RelayPresence() implements Command {}
 
@@ -165,8 +171,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** The backup confirmed a save covering the first {@code updates} journaled updates. */
   public record BackupConfirmed(long updates) implements Event {}
 
+  /** The webhook acknowledged (2xx) a notification covering the first {@code updates} journaled updates. */
+  public record WebhookDelivered(long updates) implements Event {}
+
   /** The snapshot payload: the full document state as one Yjs update, and the backup bookkeeping. */
-  public record Snapshot(byte[] state, long updates, long savedUpdates, boolean loaded) {}
+  public record Snapshot(byte[] state, long updates, long savedUpdates, boolean loaded, long notifiedUpdates) {}
 
   /** The document plus counters since the last compaction. Mutated only by the event handler. */
   public static final class State {
@@ -177,6 +186,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
      */
     long updates;
     long savedUpdates;
+    /** The webhook has been told of the first {@link #notifiedUpdates}; a notification is owed past them (persisted, like the save). */
+    long notifiedUpdates;
     /** Whether the cold-start load succeeded (or this room began with local state): no save before it. */
     boolean loaded;
     long updatesSinceCompaction;
@@ -216,9 +227,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
    * Sharding of rooms. Remember-entities is on (conf), so a room that stops without passivating
    * (crash, node loss) is started again and makes the save it owes: the durable alarm.
    */
-  public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup) {
+  public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks) {
     Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(ENTITY_TYPE_KEY,
-        ctx -> create(ctx.getEntityId(), settings, backup, ctx.getShard()));
+        ctx -> create(ctx.getEntityId(), settings, backup, webhooks, ctx.getShard()));
     String placement = system.settings().config().getString("ripple.cluster.room-placement");
     switch (placement) {
       case "balanced" -> { } // Akka's default: least shards per node, rebalanced
@@ -231,7 +242,13 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** @param shard where to ask for passivation; null outside sharding (the room then just stops) */
   public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup,
       ActorRef<ClusterSharding.ShardCommand> shard) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, roomId, settings, backup, shard)));
+    return create(roomId, settings, backup, Optional.empty(), shard);
+  }
+
+  /** @param webhooks change notifications, when configured */
+  public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks,
+      ActorRef<ClusterSharding.ShardCommand> shard) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, roomId, settings, backup, webhooks.orElse(null), shard)));
   }
 
   private final ActorContext<Command> ctx;
@@ -249,9 +266,15 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private int saveFailures;
   private boolean loadingBeforeServing;
   private int loadFailures;
+  /** Change notifications; null when off. */
+  private final Webhooks webhooks;
+  private boolean notifying;
+  private int notifyFailures;
+  /** When the oldest change not yet notified was journaled (System.nanoTime), 0 when none is owed. */
+  private long owedSince;
 
   private Room(ActorContext<Command> ctx, TimerScheduler<Command> timers, String roomId, Settings settings,
-      SnapshotBackup backup, ActorRef<ClusterSharding.ShardCommand> shard) {
+      SnapshotBackup backup, Webhooks webhooks, ActorRef<ClusterSharding.ShardCommand> shard) {
     super(PersistenceId.of(ENTITY_TYPE_KEY.name(), roomId));
     this.ctx = ctx;
     this.timers = timers;
@@ -260,6 +283,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     this.alarms = settings.alarms();
     this.backup = backup;
     this.shard = shard;
+    this.webhooks = webhooks;
     this.metrics = Metrics.get(ctx.getSystem());
     this.presence = new Presence(new Presence.Limits(settings.presence().maxIdsPerConnection(), settings.presence().maxStateBytes()));
   }
@@ -288,7 +312,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return new SnapshotAdapter<>() {
       @Override
       public Object toJournal(State state) {
-        return new Snapshot(fullState(state), state.updates, state.savedUpdates, state.loaded);
+        return new Snapshot(fullState(state), state.updates, state.savedUpdates, state.loaded, state.notifiedUpdates);
       }
 
       @Override
@@ -299,6 +323,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         s.updates = snap.updates();
         s.savedUpdates = snap.savedUpdates();
         s.loaded = snap.loaded();
+        s.notifiedUpdates = snap.notifiedUpdates();
         return s;
       }
     };
@@ -337,6 +362,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(RetrySave.class, (state, c) -> save(state))
         .onCommand(FinalSave.class, this::onFinalSave)
         .onCommand(SaveDone.class, this::onSaveDone)
+        .onCommand(Notify.class, this::onNotify)
+        .onCommand(NotifyDone.class, this::onNotifyDone)
         .onCommand(RelayPresence.class, (state, c) -> {
           relayPresence();
           return Effect().none();
@@ -368,6 +395,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
             // restarted (crash, rebalance, remember-entities): make the save it owes, or passivate unless someone comes
             timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
           }
+          if (notificationOwed(state)) changed(); // a notification owed before the stop is still owed
         })
         .build();
   }
@@ -466,6 +494,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   }
 
   private void passivate() {
+    if (owedSince != 0 || notifying) return; // the notification owed comes first; its delivery passivates the room
     log.debug("room {}: passivating", roomId);
     if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf())); // null only in tests without sharding
   }
@@ -631,7 +660,58 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       metrics.updateBytes.add(update.length);
       broadcast(frame, connectionId);
       c.session().tell(Ack.INSTANCE); // journaled: the session's window reopens
+      changed();
       metrics.fanOutSeconds.observeNanos(System.nanoTime() - received);
+    });
+  }
+
+  // ------------------------------------------------------------------ change notifications (webhooks)
+
+  private boolean notificationOwed(State state) {
+    return webhooks != null && state.updates > state.notifiedUpdates;
+  }
+
+  /**
+   * The room changed (an update is journaled): notify after the debounce, but no later than max-delay
+   * after the oldest change not yet notified, however long edits continue.
+   */
+  private void changed() {
+    if (webhooks == null) return;
+    long now = System.nanoTime();
+    if (owedSince == 0) owedSince = now;
+    if (notifying || timers.isTimerActive("notify-retry")) return; // the next attempt comes anyway
+    Duration left = webhooks.settings().maxDelay().minusNanos(now - owedSince);
+    Duration delay = left.compareTo(webhooks.settings().debounce()) < 0 ? (left.isNegative() ? Duration.ZERO : left) : webhooks.settings().debounce();
+    timers.startSingleTimer("notify", new Notify(), delay);
+  }
+
+  private Effect<Event, State> onNotify(State state, Notify c) {
+    if (notifying || !notificationOwed(state)) return Effect().none();
+    notifying = true;
+    long covered = state.updates;
+    ctx.pipeToSelf(webhooks.deliver(roomId, covered, state.doc.stateVector()), (ok, failure) -> new NotifyDone(covered, failure));
+    return Effect().none();
+  }
+
+  private Effect<Event, State> onNotifyDone(State state, NotifyDone done) {
+    notifying = false;
+    if (done.failure() != null) {
+      notifyFailures++;
+      long millis = Math.min(webhooks.settings().retryMax().toMillis(),
+          webhooks.settings().retryInitial().toMillis() << Math.min(notifyFailures - 1, 20));
+      log.warn("room {}: webhook delivery failed ({}); attempt {} retries in {} ms", roomId, describe(done.failure()),
+          notifyFailures + 1, millis);
+      timers.startSingleTimer("notify-retry", new Notify(), Duration.ofMillis(millis));
+      return Effect().none();
+    }
+    notifyFailures = 0;
+    return Effect().persist(new WebhookDelivered(done.updates())).thenRun(s -> {
+      owedSince = 0;
+      if (notificationOwed(s)) {
+        changed(); // changes that came during the delivery
+      } else if (connections.isEmpty() && !s.dirty() && !saving && !timers.isTimerActive("final")) {
+        passivate(); // it waited for this notification
+      }
     });
   }
 
@@ -660,6 +740,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       metrics.updateBytes.add(c.update().length);
       broadcast(frame, null);
       c.replyTo().tell(new UpdateJournaled(s.updates));
+      changed();
     });
   }
 
@@ -694,11 +775,16 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
           }
           state.updates += e.updates();
           state.savedUpdates = Math.max(state.savedUpdates, e.updates());
+          state.notifiedUpdates += e.updates(); // what the backup holds is not a change to notify
           state.loaded = true;
           return state;
         })
         .onEvent(BackupConfirmed.class, (state, e) -> {
           state.savedUpdates = Math.max(state.savedUpdates, e.updates());
+          return state;
+        })
+        .onEvent(WebhookDelivered.class, (state, e) -> {
+          state.notifiedUpdates = Math.max(state.notifiedUpdates, e.updates());
           return state;
         })
         .onEvent(Compacted.class, (state, e) -> {

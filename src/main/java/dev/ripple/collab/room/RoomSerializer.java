@@ -18,7 +18,11 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   private static final byte VERSION = 1;
   private static final String UPDATE = "U";
   private static final String COMPACTED = "C";
-  private static final String SNAPSHOT = "S";
+  /** A snapshot from before webhooks: read with nothing owed to the webhook. */
+  private static final String SNAPSHOT_V1 = "S";
+  /** A snapshot with the count of updates the webhook has been told of. */
+  private static final String SNAPSHOT = "S2";
+  private static final String WEBHOOK_DELIVERED = "W";
   /** BackupLoaded before it carried a count: the payload is the state alone (read only, as count 0). */
   private static final String LOADED_V1 = "L";
   /** BackupLoaded: the count of updates the backup covered (8 bytes), then the state. */
@@ -53,6 +57,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.UpdateApplied) return UPDATE;
     if (o instanceof Room.Compacted) return COMPACTED;
     if (o instanceof Room.Snapshot) return SNAPSHOT;
+    if (o instanceof Room.WebhookDelivered) return WEBHOOK_DELIVERED;
     if (o instanceof Room.BackupLoaded) return LOADED;
     if (o instanceof Room.BackupConfirmed) return CONFIRMED;
     if (o instanceof Room.Join) return JOIN;
@@ -77,6 +82,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.UpdateApplied u) payload = u.update();
     else if (o instanceof Room.Compacted) payload = new byte[0];
     else if (o instanceof Room.Snapshot s) payload = snapshot(s);
+    else if (o instanceof Room.WebhookDelivered w) payload = java.nio.ByteBuffer.allocate(8).putLong(w.updates()).array();
     else if (o instanceof Room.BackupLoaded l) payload = java.nio.ByteBuffer.allocate(8 + l.state().length).putLong(l.updates()).put(l.state()).array();
     else if (o instanceof Room.BackupConfirmed c) payload = java.nio.ByteBuffer.allocate(8).putLong(c.updates()).array();
     else if (o instanceof Room.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
@@ -147,19 +153,21 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     return e.toByteArray();
   }
 
-  /** Snapshot payload: updates (8 bytes), saved updates (8), loaded flag (1), then the document state. */
+  /** Snapshot payload: updates (8 bytes), saved updates (8), notified updates (8), loaded flag (1), then the document state. */
   private static byte[] snapshot(Room.Snapshot s) {
-    return java.nio.ByteBuffer.allocate(17 + s.state().length)
-        .putLong(s.updates()).putLong(s.savedUpdates()).put((byte) (s.loaded() ? 1 : 0)).put(s.state()).array();
+    return java.nio.ByteBuffer.allocate(25 + s.state().length).putLong(s.updates()).putLong(s.savedUpdates())
+        .putLong(s.notifiedUpdates()).put((byte) (s.loaded() ? 1 : 0)).put(s.state()).array();
   }
 
-  private static Room.Snapshot snapshot(byte[] payload) throws NotSerializableException {
-    if (payload.length < 17) throw new NotSerializableException("room snapshot too short");
+  private static Room.Snapshot snapshot(byte[] payload, boolean withNotified) throws NotSerializableException {
+    int header = withNotified ? 25 : 17;
+    if (payload.length < header) throw new NotSerializableException("room snapshot too short");
     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
     long updates = b.getLong();
     long saved = b.getLong();
+    long notified = withNotified ? b.getLong() : updates; // before webhooks nothing was owed
     boolean loaded = b.get() != 0;
-    return new Room.Snapshot(Arrays.copyOfRange(payload, 17, payload.length), updates, saved, loaded);
+    return new Room.Snapshot(Arrays.copyOfRange(payload, header, payload.length), updates, saved, loaded, notified);
   }
 
   @Override
@@ -171,7 +179,9 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     return switch (manifest) {
       case UPDATE -> new Room.UpdateApplied(payload);
       case COMPACTED -> new Room.Compacted();
-      case SNAPSHOT -> snapshot(payload);
+      case SNAPSHOT -> snapshot(payload, true);
+      case SNAPSHOT_V1 -> snapshot(payload, false);
+      case WEBHOOK_DELIVERED -> new Room.WebhookDelivered(java.nio.ByteBuffer.wrap(payload).getLong());
       case LOADED_V1 -> new Room.BackupLoaded(payload, 0);
       case LOADED -> {
         if (payload.length < 8) throw new NotSerializableException("room backup-loaded event too short");

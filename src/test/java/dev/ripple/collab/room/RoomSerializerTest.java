@@ -43,7 +43,14 @@ class RoomSerializerTest {
     assertArrayEquals(new byte[] {0, 0}, loaded.state());
     assertEquals(1234567890123L, loaded.updates());
     assertEquals(new Room.BackupConfirmed(42), roundTrip(new Room.BackupConfirmed(42)));
-    Room.Snapshot s = roundTrip(new Room.Snapshot(new byte[] {9, 8}, 7, 5, true));
+    Room.Snapshot s = roundTrip(new Room.Snapshot(new byte[] {9, 8}, 7, 5, true, 6));
+    assertEquals(6, s.notifiedUpdates());
+    assertEquals(new Room.WebhookDelivered(9), roundTrip(new Room.WebhookDelivered(9)));
+    // a snapshot from before webhooks ("S": no notified count) owes no notification
+    Room.Snapshot old = (Room.Snapshot) serialization.deserialize(java.nio.ByteBuffer.allocate(18).put((byte) 1).putLong(7).putLong(5)
+        .put((byte) 1).array(), 4711_0001, "S").get();
+    assertEquals(7, old.notifiedUpdates());
+    assertEquals(7, old.updates());
     assertArrayEquals(new byte[] {9, 8}, s.state());
     assertEquals(7, s.updates());
     assertEquals(5, s.savedUpdates());

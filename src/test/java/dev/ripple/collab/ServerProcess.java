@@ -1,0 +1,35 @@
+package dev.ripple.collab;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** The server as a separate JVM on 127.0.0.1 (single mode, H2 in {@code data}), for tests that kill it. */
+public final class ServerProcess {
+  private ServerProcess() {}
+
+  /** Starts {@code dev.ripple.collab.Main} with the test class path and waits until it listens; {@code env} adds COLLAB_* variables. */
+  public static Process launch(int port, Path data, Path log, Map<String, String> env) throws Exception {
+    Files.deleteIfExists(log);
+    String javaBin = ProcessHandle.current().info().command().orElse("java");
+    String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx256m", "-cp", classPath, "dev.ripple.collab.Main")
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    Map<String, String> e = pb.environment();
+    e.keySet().removeIf(k -> k.startsWith("COLLAB_") || k.startsWith("CONVEX_") || k.equals("PARTYKIT_SECRET"));
+    e.put("COLLAB_PORT", Integer.toString(port));
+    e.put("COLLAB_BIND_HOST", "127.0.0.1");
+    e.put("COLLAB_DATA_DIR", data.toString());
+    e.putAll(env);
+    Process p = pb.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (System.nanoTime() < deadline) {
+      if (Files.exists(log) && Files.readString(log).contains("listening on 127.0.0.1:" + port)) return p;
+      if (!p.isAlive()) break;
+      Thread.sleep(100);
+    }
+    p.destroyForcibly();
+    throw new AssertionError("server did not start: " + (Files.exists(log) ? Files.readString(log) : "no log"));
+  }
+}

@@ -1,0 +1,112 @@
+package dev.ripple.collab;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import dev.ripple.collab.room.Webhooks;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A webhook endpoint on loopback for tests: verifies every event's signature as an app would, keeps
+ * the valid ones, answers 500 to the next {@link #failNext} attempts, and can go down and come back
+ * on the same port.
+ */
+final class WebhookReceiver implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  final int port;
+  private final byte[] secret;
+  private HttpServer server;
+  final List<JsonNode> events = new CopyOnWriteArrayList<>();
+  final AtomicInteger attempts = new AtomicInteger();
+  final AtomicInteger badSignatures = new AtomicInteger();
+  final AtomicInteger failNext = new AtomicInteger();
+
+  private WebhookReceiver(int port, String secret) {
+    this.port = port;
+    this.secret = secret.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** A receiver on a free loopback port (up). */
+  static WebhookReceiver start(String secret) throws IOException {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    WebhookReceiver r = new WebhookReceiver(port, secret);
+    r.up();
+    return r;
+  }
+
+  /** A receiver for a port, not listening yet (down): the endpoint is deployed later. */
+  static WebhookReceiver down(String secret) throws IOException {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    return new WebhookReceiver(port, secret);
+  }
+
+  String url() {
+    return "http://127.0.0.1:" + port + "/hooks/ripple";
+  }
+
+  synchronized void up() throws IOException {
+    if (server != null) return;
+    server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+    server.createContext("/hooks/ripple", exchange -> {
+      byte[] body = exchange.getRequestBody().readAllBytes();
+      attempts.incrementAndGet();
+      int status;
+      String given = exchange.getRequestHeaders().getFirst(Webhooks.SIGNATURE_HEADER);
+      if (failNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        status = 500;
+      } else if (given == null || !java.security.MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8),
+          signature(body).getBytes(StandardCharsets.UTF_8))) {
+        badSignatures.incrementAndGet();
+        status = 401;
+      } else {
+        events.add(JSON.readTree(body));
+        status = 204;
+      }
+      exchange.sendResponseHeaders(status, -1);
+      exchange.close();
+    });
+    server.start();
+  }
+
+  /** The receiver's own computation of the signature (not the server's code): hex HMAC-SHA256 of the body. */
+  private String signature(byte[] body) {
+    try {
+      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+      mac.init(new javax.crypto.spec.SecretKeySpec(secret, "HmacSHA256"));
+      StringBuilder hex = new StringBuilder("sha256=");
+      for (byte b : mac.doFinal(body)) hex.append(String.format("%02x", b));
+      return hex.toString();
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  synchronized void down() {
+    if (server != null) server.stop(0);
+    server = null;
+  }
+
+  /** Rooms with at least one valid event. */
+  java.util.Set<String> notifiedRooms() {
+    java.util.Set<String> rooms = new java.util.TreeSet<>();
+    for (JsonNode e : events) rooms.add(e.path("roomId").asText());
+    return rooms;
+  }
+
+  @Override
+  public void close() {
+    down();
+  }
+}
