@@ -2,6 +2,7 @@ import { httpRouter } from "convex/server";
 import { internal } from "./_generated/api";
 import { ActionCtx, httpAction } from "./_generated/server";
 import { authorize } from "./collaboration";
+import { receive as receiveWebhook } from "./webhook";
 
 /**
  * The HTTP actions the collaboration server (Ripple) calls, at `https://<deployment>.convex.site`:
@@ -19,6 +20,9 @@ import { authorize } from "./collaboration";
  *
  * Every request must carry `Authorization: Bearer <PARTYKIT_SECRET>` (else 401). Errors are JSON
  * `{"error":..,"message":..}`.
+ *
+ * Also here, the other direction: `POST /ripple/webhook`, an example receiver for the server's
+ * signed change notifications (`webhook.ts`; its own signature check instead of the bearer secret).
  */
 
 /** The largest roomId accepted (UTF-16 code units); the collaboration server's ids are far shorter. */
@@ -100,6 +104,13 @@ http.route({
       return json(200, { userId: verdict.userId, access: verdict.access });
     }),
   ),
+});
+
+// the server's change notifications (COLLAB_WEBHOOK_URL=https://<deployment>.convex.site/ripple/webhook)
+http.route({
+  path: "/ripple/webhook",
+  method: "POST",
+  handler: receiveWebhook,
 });
 
 export default http;

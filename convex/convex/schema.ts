@@ -36,4 +36,21 @@ export default defineSchema({
     roomPrefixes: v.optional(v.array(v.string())),
     expiresAt: v.optional(v.number()),
   }).index("by_token", ["token"]),
+
+  /**
+   * The example webhook receiver's record (see `webhook.ts`): per room, the newest
+   * `document.updated` event received. Written only by `POST /ripple/webhook`; an app that
+   * replaces the receiver can drop this table.
+   */
+  roomChanges: defineTable({
+    roomId: v.string(),
+    /** The room's count of journaled updates in the newest event: events with no more are ignored. */
+    updates: v.number(),
+    /** The newest event's `id` (`<roomId>:<updates>`): a retried delivery of it is a duplicate. */
+    lastEventId: v.string(),
+    /** The event's `timestamp` (when the server sent it), ms since the epoch. */
+    notifiedAt: v.number(),
+    /** When this deployment received it, ms since the epoch. */
+    receivedAt: v.number(),
+  }).index("by_roomId", ["roomId"]),
 });

@@ -16,6 +16,7 @@ import type {
 import type * as collaboration from "../collaboration.js";
 import type * as http from "../http.js";
 import type * as snapshots from "../snapshots.js";
+import type * as webhook from "../webhook.js";
 
 /**
  * A utility for referencing Convex functions in your app's API.
@@ -29,6 +30,7 @@ declare const fullApi: ApiFromModules<{
   collaboration: typeof collaboration;
   http: typeof http;
   snapshots: typeof snapshots;
+  webhook: typeof webhook;
 }>;
 export declare const api: FilterApi<
   typeof fullApi,
