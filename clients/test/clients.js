@@ -68,14 +68,14 @@ export const rawClient = async (host, room) => {
   }
 }
 
-/** Records console.error / console.warn calls while fn runs, and returns them. */
+/** Records console.error / console.warn calls while fn(seen) runs, and returns them. */
 export const consoleDuring = async (fn) => {
   const seen = []
   const { error, warn } = console
   console.error = (...args) => { seen.push(args.join(' ')) }
   console.warn = (...args) => { seen.push(args.join(' ')) }
   try {
-    await fn()
+    await fn(seen)
   } finally {
     console.error = error
     console.warn = warn

@@ -118,9 +118,10 @@ test('without a handler for 102 a provider logs "Unable to compute message" and 
     const p = providers[kind](server.host, newRoom(), doc)
     try {
       await until(() => p.synced, 'sync')
-      const logged = await consoleDuring(async () => {
+      const logged = await consoleDuring(async (seen) => {
         p.ws.send(encodeSavedRequest(7)) // the server answers it; the provider has no handler
-        await sleep(500)
+        await until(() => seen.length > 0, 'the answer to be handled')
+        await sleep(200) // and nothing else follows
       })
       assert.deepEqual(logged, ['Unable to compute message'], kind)
       assert.equal(p.synced, true, kind)
