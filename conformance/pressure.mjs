@@ -1,6 +1,6 @@
 // Pressure scenarios against a running Ripple server on 127.0.0.1: nothing an accepted client sent is
 // lost under load, offenders are closed with a code (never the process, never their neighbours).
-// Usage: node pressure.mjs <scenario> <port> [args...]; prints one JSON line and exits 0 when the
+// Usage: node pressure.mjs <scenario> <port>[,<port>...] [args...]; prints one JSON line and exits 0 when the
 // scenario's expectations hold, 1 (with the reason) when they do not. Every wait and loop is bounded.
 //
 //   burst [rooms=4] [perRoom=12] [inserts=400] [rawMessages=20000]
@@ -148,10 +148,14 @@ const progress = (...args) => console.error(`[${((Date.now() - started) / 1000).
 process.setMaxListeners(0) // every provider adds an 'exit' listener
 
 const [, , scenario, portArg, ...rest] = process.argv
-const port = Number(portArg)
+// one port, or several ("p1,p2,p3": the nodes of a cluster): providers are spread over them in turn
+const ports = String(portArg).split(',').map(Number)
+const port = ports[0]
 const host = `127.0.0.1:${port}`
-const pk = (room, doc, opts) => partyKit(host, room, doc, opts)
-const yws = (room, doc, opts) => websocket(host, room, doc, opts)
+let turn = 0
+const nextHost = () => `127.0.0.1:${ports[turn++ % ports.length]}`
+const pk = (room, doc, opts) => partyKit(nextHost(), room, doc, opts)
+const yws = (room, doc, opts) => websocket(nextHost(), room, doc, opts)
 const done = isMainThread ? reporter(scenario) : null
 const started = Date.now()
 const elapsed = () => Date.now() - started

@@ -31,6 +31,8 @@ public final class Metrics implements Extension {
   public final LongAdder journalWrites = new LongAdder();
   /** Room or session messages the system dropped (dead letters, full queues), see DropWatch. */
   public final LongAdder messagesDropped = new LongAdder();
+  /** Of those, client messages on their way to a room: edits lost unless the client resyncs. */
+  public final LongAdder clientMessagesDropped = new LongAdder();
   /** Connections refused before the upgrade because their room was full. */
   public final LongAdder connectionsRefused = new LongAdder();
   public final LongAdder backupSavesOk = new LongAdder();
@@ -104,6 +106,8 @@ public final class Metrics implements Extension {
     counter(out, "ripple_journal_writes_total", "Journal writes of client updates (coalesced updates share one).", journalWrites.sum());
     counter(out, "ripple_messages_dropped_total", "Room and session messages dropped by the system (dead letters, full queues).",
         messagesDropped.sum());
+    counter(out, "ripple_client_messages_dropped_total", "Client messages to a room dropped by the system (a WARN line each).",
+        clientMessagesDropped.sum());
     counter(out, "ripple_connections_refused_total", "Upgrades refused because the room was full.", connectionsRefused.sum());
     out.append("# HELP ripple_backup_saves_total Backup saves by result.\n# TYPE ripple_backup_saves_total counter\n");
     out.append("ripple_backup_saves_total{result=\"ok\"} ").append(backupSavesOk.sum()).append('\n');

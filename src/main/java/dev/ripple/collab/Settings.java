@@ -49,6 +49,16 @@ public record Settings(
   /** Awareness limits per connection, and how long a room gathers awareness changes before it relays them. */
   public record PresenceLimits(int maxIdsPerConnection, int maxStateBytes, Duration relayInterval) {}
 
+  /**
+   * Presence limits as the protocol applies them. An update may hold the states of everyone in a room
+   * (y-websocket's provider sends back every change it receives): connections per room x ids per connection.
+   */
+  public dev.ripple.collab.protocol.Presence.Limits presenceLimits() {
+    long entries = (long) maxConnectionsPerRoom * presence.maxIdsPerConnection();
+    return new dev.ripple.collab.protocol.Presence.Limits(presence.maxIdsPerConnection(), presence.maxStateBytes(),
+        (int) Math.min(Integer.MAX_VALUE, entries));
+  }
+
   /** As y-partykit's persistence modes. */
   public enum PersistenceMode { SNAPSHOT, HISTORY }
 

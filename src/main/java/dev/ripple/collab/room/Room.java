@@ -285,7 +285,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     this.shard = shard;
     this.webhooks = webhooks;
     this.metrics = Metrics.get(ctx.getSystem());
-    this.presence = new Presence(new Presence.Limits(settings.presence().maxIdsPerConnection(), settings.presence().maxStateBytes()));
+    this.presence = new Presence(settings.presenceLimits());
   }
 
   private YDoc newDoc() {
@@ -571,7 +571,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         c.session().tell(new Send(SyncProtocol.syncStep2(diffFor(state, step1.stateVector()))));
       } else if (m instanceof SyncProtocol.AwarenessUpdate aw) {
         // validated by the session; a message from another node's session carries only its bytes
-        presence.apply(msg.connectionId(), aw.entries() != null ? aw.entries() : Presence.validate(aw.update(), presence.limits()));
+        presence.apply(msg.connectionId(), aw.entries() != null ? aw.entries() : Presence.decode(aw.update(), presence.limits()));
         schedulePresenceRelay();
       } else if (m instanceof SyncProtocol.SavedRequest saved) {
         // commands are handled in order and a journal write holds the next ones back until it is done, so

@@ -175,8 +175,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private final Wire frames = wire.get();
     private final BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks());
     private final Settings.Window window = settings.window();
-    private final Presence.Limits presenceLimits =
-        new Presence.Limits(settings.presence().maxIdsPerConnection(), settings.presence().maxStateBytes());
+    private final Presence.Limits presenceLimits = settings.presenceLimits();
     /** What waits for the client to read it; at most the outbound queue's worth, plus closing frames. */
     private final ArrayDeque<Queued> pending = new ArrayDeque<>();
     private long pendingBytes;
@@ -287,7 +286,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       if (message instanceof SyncProtocol.Ignored) return; // y-protocols ignores unknown message types; so does the room
       if (message instanceof SyncProtocol.AwarenessUpdate a) {
         // limits checked here, on the connection's own thread: an offender is closed (1008) before the room sees it
-        message = new SyncProtocol.AwarenessUpdate(a.update(), Presence.validate(a.update(), presenceLimits));
+        message = new SyncProtocol.AwarenessUpdate(a.update(), Presence.decode(a.update(), presenceLimits));
       }
       inbox.add(message, size);
       dispatch();

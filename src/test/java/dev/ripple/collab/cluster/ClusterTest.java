@@ -103,6 +103,25 @@ class ClusterTest {
     assertTrue(out.contains("\"ok\":true"), out);
   }
 
+  /**
+   * The burst of the pressure tests through three nodes: providers of each room spread over the
+   * nodes (so most updates cross nodes to their room), each typing in a tight loop, plus a raw client
+   * flooding from the moment it connects. Every room converges, a fresh client reads every edit, and no
+   * node dropped a client message (Artery's send queues, dead letters: DropWatch counts each).
+   */
+  @Test
+  @Order(2)
+  void aBurstSpreadOverTheNodesLosesNothing() throws Exception {
+    List<Node> nodes = cluster.nodes();
+    String ports = nodes.stream().map(n -> Integer.toString(n.httpPort())).collect(java.util.stream.Collectors.joining(","));
+    long droppedBefore = nodes.stream().mapToLong(n -> dev.ripple.collab.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();
+    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "pressure.mjs", "burst", ports, "4", "12", "200", "5000"),
+        NodeProcess.WORK.resolve("cluster-burst.log"), 400);
+    assertTrue(out.contains("\"ok\":true"), out.substring(Math.max(0, out.length() - 3000)));
+    long droppedAfter = nodes.stream().mapToLong(n -> dev.ripple.collab.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();
+    assertEquals(droppedBefore, droppedAfter, "client messages dropped between nodes");
+  }
+
   @Test
   @Order(3)
   void aLeavingNodeHandsItsRoomsOverWithTheirState() throws Exception {
