@@ -219,8 +219,8 @@ class PressureEndToEndTest {
    */
   @Test
   void clientThatDoesNotReadIsClosedWith1013AndTheRoomCarriesOn() throws Exception {
-    // 4 MiB: the kernel's buffers (about 4 MB on the server's side) and this queue hold half the writer's 16 MB
-    start(Map.of("ripple.limits.outbound-queue-bytes", "4 MiB"));
+    // a 1 MiB queue, and small kernel buffers on the server's side (else the kernel holds 4 MB before the queue fills)
+    start(Map.of("ripple.limits.outbound-queue-bytes", "1 MiB", "akka.http.server.socket-options.so-send-buffer-size", "64 KiB"));
     String room = "doc-slow-reader";
     try (Socket socket = new Socket()) {
       socket.setReceiveBufferSize(4096); // before connect: a small window, so the server's queue fills, not the kernel's
@@ -228,7 +228,7 @@ class PressureEndToEndTest {
       String status = upgrade(socket, "/" + room);
       assertTrue(status.startsWith("HTTP/1.1 101"), status);
       // nothing is read from here on, until the writer is done
-      JsonNode r = scenario("flood-writer", 240, room, "2000", "8192");
+      JsonNode r = scenario("flood-writer", 240, room, "400", "8192");
       ReadOutcome seen = readUntilClosed(socket, Duration.ofSeconds(30));
       List<String> closes = logs.matching(e -> SLOW_CLOSE.matcher(e.getFormattedMessage()).find());
       assertTrue(seen.ended(), "the server never ended the connection of the client that does not read: " + seen);
@@ -250,7 +250,7 @@ class PressureEndToEndTest {
   @Test
   void millionFuzzedMessagesCloseOnlyTheirConnectionsWithProperCodes() throws Exception {
     start(Map.of());
-    JsonNode r = scenario("fuzz", 360, "1000000", "300", "32");
+    JsonNode r = scenario("fuzz", 560, "1000000", "480", "32");
     System.out.println("fuzz close codes: " + r.get("serverCloses") + "; delivered " + r.get("delivered") + " in "
         + r.get("fuzzMs") + " ms; kinds " + r.get("kinds"));
     assertOk(r);
