@@ -122,6 +122,27 @@ class ClusterTest {
     assertEquals(droppedBefore, droppedAfter, "client messages dropped between nodes");
   }
 
+  /** The document API from any node: a room is written through one node and read through the others, whichever owns it. */
+  @Test
+  @Order(2)
+  void theDocumentApiAnswersFromEveryNodeWhoeverOwnsTheRoom() throws Exception {
+    List<Node> nodes = cluster.nodes();
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    byte[] hello = java.util.Base64.getDecoder().decode("AQEBAAQBBHRleHQFaGVsbG8A"); // client 1 types "hello" into text "text"
+    for (int r = 0; r < 3; r++) {
+      String room = "doc-api-cluster-" + r;
+      var post = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + nodes.get(r).httpPort()
+              + "/api/rooms/" + room + "/update")).POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(hello)).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, post.statusCode(), post.body());
+      for (Node n : nodes) {
+        var json = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + n.httpPort()
+            + "/api/rooms/" + room + "/json?text=text")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals("{\"text\":{\"text\":\"hello\"}}", json.body(), "through " + n);
+      }
+    }
+  }
+
   @Test
   @Order(3)
   void aLeavingNodeHandsItsRoomsOverWithTheirState() throws Exception {
