@@ -241,7 +241,8 @@ class PressureEndToEndTest {
   }
 
   /**
-   * At least 1,000,000 generated messages (recorded y-protocols traffic and its mutations, y-pk-batch
+   * 300,000 generated messages by default, 1,000,000 with -Dripple.fuzz.messages=1000000 -Dripple.fuzz.seconds=600
+   * (recorded y-protocols traffic and its mutations, y-pk-batch
    * sequences true and lying, random text frames) over 32 reconnecting connections, while three real
    * providers edit a control room: every close has a code in 1000..1015 (never 1005/1006), the
    * process answers /alive, new connections work, the control room has every edit, and the server
@@ -251,8 +252,8 @@ class PressureEndToEndTest {
   void millionFuzzedMessagesCloseOnlyTheirConnectionsWithProperCodes() throws Exception {
     start(Map.of());
     // -Dripple.fuzz.messages / .seconds / .connections / .seed change the run (e.g. a longer one by hand)
-    long messages = Long.getLong("ripple.fuzz.messages", 1_000_000);
-    int seconds = Integer.getInteger("ripple.fuzz.seconds", 480);
+    long messages = Long.getLong("ripple.fuzz.messages", 300_000);
+    int seconds = Integer.getInteger("ripple.fuzz.seconds", 300);
     List<String> args = new ArrayList<>(List.of(Long.toString(messages), Integer.toString(seconds),
         Integer.toString(Integer.getInteger("ripple.fuzz.connections", 32))));
     if (System.getProperty("ripple.fuzz.seed") != null) args.add(System.getProperty("ripple.fuzz.seed"));
