@@ -33,12 +33,10 @@ import dev.ripple.collab.yjs.UpdateFormatException;
 import dev.ripple.collab.yjs.YDoc;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
