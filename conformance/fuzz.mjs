@@ -152,7 +152,7 @@ export class Generator {
     /** [weight, kind, make() -> array of {data, text?}] */
     this.kinds = [
       // real traffic, as recorded: updates in their order (after one pass, duplicates), and some out of order
-      [18 * UPDATES, 'update', () => [this.bin(this.c.updates[this.cursor++ % this.c.updates.length])]],
+      [10 * UPDATES, 'update', () => [this.bin(this.c.updates[this.cursor++ % this.c.updates.length])]],
       [2 * UPDATES, 'update-any', () => [this.bin(r.pick(this.c.updates))]],
       [6, 'awareness', () => [this.bin(r.pick(this.awareness))]],
       [2, 'step1', () => [this.bin(r.pick(this.c.step1))]],

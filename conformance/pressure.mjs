@@ -482,6 +482,7 @@ scenarios.fuzz = async () => {
   const connections = Number(rest[2] || 32)
   const seed = Number(rest[3] || (Date.now() % 2147483647))
   const windowSize = 24
+  const depth = 2 // windows in flight per connection
   const nasty = Number(process.env.FUZZ_NASTY || 0.15) // scales the breaking mutations: each close costs a reconnect
   const rooms = 24
   const corpus = recordCorpus(prng(seed ^ 0x5eed))
@@ -559,9 +560,16 @@ scenarios.fuzz = async () => {
       const recent = []
       const cap = rng.range(100, 3000)
       let sentHere = 0
-      while (!closed && !stop && sentHere < cap && answers >= probes) {
+      // windows whose probe is not answered yet, oldest first: up to `depth` in flight, so the
+      // connection keeps sending while the server works through the previous window
+      const unconfirmed = []
+      let confirmed = probes // answers counted so far (the first was the echo)
+      const credit = () => {
+        while (answers > confirmed && unconfirmed.length) { confirmed++; const n = unconfirmed.shift(); st.delivered += n; sentHere += n }
+      }
+      while (!closed && !stop && sentHere + unconfirmed.reduce((a, b) => a + b, 0) < cap && answers >= 1) {
         let inWindow = 0
-        while (inWindow < windowSize && !closed) {
+        while (inWindow < windowSize && !closed && ws.readyState === WebSocket.OPEN) {
           const { kind, messages } = gen.next()
           bump(st.kinds, kind)
           recent.push(kind)
@@ -574,20 +582,29 @@ scenarios.fuzz = async () => {
             st.sent++
           }
         }
-        if (closed) break
+        if (ws.readyState !== WebSocket.OPEN) { // the server's close frame is in, its 'close' event to follow
+          await waitFor(() => closed, 10000)
+          break
+        }
         // the probe: a query-awareness (type 3, with bytes after it the reader must ignore)
         ws.send(Buffer.concat([Buffer.from([MSG_QUERY_AWARENESS]), rng.bytes(rng.int(5))]))
         probes++
         st.probes++
-        const answered = await waitFor(() => answers >= probes || closed, 15000)
+        unconfirmed.push(inWindow)
+        const answered = await waitFor(() => { credit(); return unconfirmed.length < depth || closed }, 15000)
         if (closed) break
         if (!answered) {
           st.probeTimeouts++
           if (samples.probeTimeouts.length < 5) samples.probeTimeouts.push({ route, recent: [...recent] })
           break
         }
-        st.delivered += inWindow
-        sentHere += inWindow
+      }
+      // the last windows' answers (a close loses them: they are not counted)
+      if (!closed && unconfirmed.length) {
+        if (!(await waitFor(() => { credit(); return unconfirmed.length === 0 || closed }, 15000)) && !closed) {
+          st.probeTimeouts++
+          if (samples.probeTimeouts.length < 5) samples.probeTimeouts.push({ route, recent: [...recent], last: true })
+        }
       }
       if (closed) {
         bump(st.serverCloses, closed.code)
