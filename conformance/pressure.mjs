@@ -841,7 +841,8 @@ const run = isMainThread ? scenarios[scenario] : null
 if (!isMainThread && workerData && workerData.role === 'presence') presenceWorker(workerData)
 if (isMainThread) {
   if (!run) done(false, { reason: 'unknown scenario ' + scenario })
-  const limit = Number(process.env.PRESSURE_TIMEOUT_SECONDS || 330)
+  // the fuzz runs for up to its maxSeconds, then checks the control room (at most about 2 minutes)
+  const limit = Number(process.env.PRESSURE_TIMEOUT_SECONDS || (scenario === 'fuzz' ? Number(rest[1] || 240) + 150 : 330))
   const timer = setTimeout(() => done(false, { reason: `scenario timed out after ${limit} s` }), limit * 1000)
   timer.unref()
   run().catch((e) => done(false, { reason: String((e && e.stack) || e) }))

@@ -147,6 +147,7 @@ class PressureEndToEndTest {
       }
       assertTrue(Files.readString(log).contains("measure-now"), "the flood did not finish within 240 s:\n" + tail(Files.readString(log)));
       grownMb = (heapAfterGc() - baseline) / MB;
+      System.out.println("awareness flood: heap after GC " + baseline / MB + " MB before, +" + grownMb + " MB after");
       try (OutputStream stdin = node.getOutputStream()) {
         stdin.write("measured\n".getBytes(StandardCharsets.UTF_8));
       }
@@ -256,7 +257,7 @@ class PressureEndToEndTest {
     List<String> args = new ArrayList<>(List.of(Long.toString(messages), Integer.toString(seconds),
         Integer.toString(Integer.getInteger("ripple.fuzz.connections", 32))));
     if (System.getProperty("ripple.fuzz.seed") != null) args.add(System.getProperty("ripple.fuzz.seed"));
-    JsonNode r = scenario("fuzz", seconds + 60, args.toArray(String[]::new));
+    JsonNode r = scenario("fuzz", seconds + 180, args.toArray(String[]::new));
     System.out.println("fuzz (seed " + r.get("seed") + "): close codes " + r.get("serverCloses") + "; delivered " + r.get("delivered")
         + " in " + r.get("fuzzMs") + " ms over " + r.get("lifetimes") + " connections; kinds " + r.get("kinds"));
     assertOk(r);
