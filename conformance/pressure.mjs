@@ -10,6 +10,7 @@
 //   fuzz [target=1000000] [maxSeconds=240] [connections=32] [seed]
 //   room-full <limit>
 //   flood-writer <room> [updates=4000] [chars=4096]
+//   garbage-after-updates [clients=8] [updates=200]
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import net from 'node:net'
@@ -677,6 +678,50 @@ scenarios.fuzz = async () => {
     samples,
     alive,
     control,
+    elapsedMs: elapsed()
+  })
+}
+
+/**
+ * `clients` raw connections each send `updates` real updates and then, at once, a malformed
+ * message: each is closed with a code in 1000..1015, and a fresh client reads every update sent
+ * before the garbage (they were accepted: the close must not lose them).
+ */
+scenarios['garbage-after-updates'] = async () => {
+  const clients = Number(rest[0] || 8)
+  const updates = Number(rest[1] || 200)
+  const room = 'doc-garbage-after-updates'
+  const token = (c, k) => `g${pad(c, 2)}u${pad(k, 4)};`
+  const results = await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    const source = new Y.Doc()
+    const frames = []
+    source.on('update', (u) => frames.push(syncUpdateMessage(u)))
+    const t = source.getText('text')
+    for (let k = 0; k < updates; k++) t.insert(t.length, token(c, k))
+    const ws = await openRaw(`ws://${host}/parties/main/${room}`)
+    ws.on('message', () => {})
+    const closed = closeOf(ws)
+    for (const f of frames) ws.send(f)
+    ws.send(Buffer.from([0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f])) // a sync update whose length runs past the message
+    const close = await Promise.race([closed, sleep(30000).then(() => null)])
+    if (!close) ws.terminate()
+    return { client: c, close }
+  }))
+  const d = new Y.Doc()
+  const p = yws(room, d)
+  const expected = clients * updates
+  const len = expected * token(0, 0).length
+  await synced(p, 20000)
+  await untilOrStalled(() => d.getText('text').length >= len, () => d.getText('text').length, 60000, 10000)
+  const fresh = tokenStats(d.getText('text').toString(), /g\d\du\d{4};/g)
+  p.destroy()
+  const closesOk = results.every((r) => r.close && r.close.code >= 1000 && r.close.code <= 1015 && r.close.code !== 1005 && r.close.code !== 1006)
+  const ok = closesOk && fresh.count === expected && fresh.unique === expected
+  done(ok, {
+    reason: ok ? undefined : !closesOk ? 'a connection was not closed with a proper code' : 'updates sent before the garbage were lost',
+    expected,
+    fresh,
+    closes: results.map((r) => r.close && r.close.code),
     elapsedMs: elapsed()
   })
 }

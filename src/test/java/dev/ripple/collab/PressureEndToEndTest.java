@@ -242,6 +242,19 @@ class PressureEndToEndTest {
   }
 
   /**
+   * 8 raw connections each send 200 updates and at once a malformed message: each is closed with
+   * a proper code, and every update sent before the garbage is in the room (accepted means kept).
+   */
+  @Test
+  void updatesSentBeforeAMalformedMessageAreKept() throws Exception {
+    start(Map.of());
+    JsonNode r = scenario("garbage-after-updates", 120);
+    assertOk(r);
+    assertEquals(1600, r.at("/fresh/count").asInt(), r.toString());
+    assertNoLostMessages();
+  }
+
+  /**
    * At least 1,000,000 generated messages (recorded y-protocols traffic and its mutations, y-pk-batch
    * sequences true and lying, random text frames) over 32 reconnecting connections, while three real
    * providers edit a control room: every close has a code in 1000..1015 (never 1005/1006), the
