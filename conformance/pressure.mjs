@@ -11,6 +11,7 @@
 //   room-full <limit>
 //   flood-writer <room> [updates=4000] [chars=4096]
 //   garbage-after-updates [clients=8] [updates=200]
+//   passivation-race [count=120] [debounceMs=300]      # server with ripple.alarms.debounce=<debounceMs>
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import net from 'node:net'
@@ -722,6 +723,64 @@ scenarios['garbage-after-updates'] = async () => {
     expected,
     fresh,
     closes: results.map((r) => r.close && r.close.code),
+    elapsedMs: elapsed()
+  })
+}
+
+/**
+ * Rooms stop (passivate) once empty for the debounce and saved; connections keep arriving around
+ * that moment. `count` short connections, one after another with pauses mostly just past `debounceMs`,
+ * each send one update and close at once: a fresh client reads all of them, and no connection
+ * was closed by the server (a message sent to a stopping room must reach the next one).
+ */
+scenarios['passivation-race'] = async () => {
+  const count = Number(rest[0] || 120)
+  const debounceMs = Number(rest[1] || 300)
+  const room = 'doc-passivation-race'
+  const token = (k) => `p${pad(k, 4)};`
+  // each update from its own doc (its own client id): independent, so one loss costs one token,
+  // not every later one (which would wait, pending, for the lost one)
+  const frames = Array.from({ length: count }, (_, k) => {
+    const d = new Y.Doc()
+    d.getText('text').insert(0, token(k))
+    return syncUpdateMessage(Y.encodeStateAsUpdate(d))
+  })
+  const closes = {}
+  let serverClosed = 0
+  const rng = prng(7)
+  for (let k = 0; k < count; k++) {
+    let ws
+    try {
+      ws = await openRaw(`ws://${host}/${room}`)
+    } catch (e) {
+      closes[String(e.code || e.message).slice(0, 40)] = (closes[String(e.code || e.message).slice(0, 40)] || 0) + 1
+      continue
+    }
+    ws.on('message', () => {})
+    const closed = closeOf(ws)
+    ws.send(frames[k])
+    // usually close at once, sometimes after a moment: either way the update was sent before the close
+    if (rng.chance(0.5)) await sleep(rng.int(50))
+    if (ws.readyState === WebSocket.OPEN) ws.close(1000); else serverClosed++
+    const c = await Promise.race([closed, sleep(10000).then(() => ({ code: 'none' }))])
+    closes[c.code] = (closes[c.code] || 0) + 1
+    // the room passivates about debounceMs (plus its save) after the last connection leaves: come back around then
+    await sleep(rng.chance(0.8) ? debounceMs + rng.int(80) : rng.int(2 * debounceMs))
+  }
+  const d = new Y.Doc()
+  const p = yws(room, d)
+  await synced(p, 20000)
+  const len = count * token(0).length
+  await untilOrStalled(() => d.getText('text').length >= len, () => d.getText('text').length, 30000, 10000)
+  const fresh = tokenStats(d.getText('text').toString(), /p\d{4};/g)
+  p.destroy()
+  const ok = fresh.count === count && fresh.unique === count && serverClosed === 0 && Object.keys(closes).every((c) => c === '1000')
+  done(ok, {
+    reason: ok ? undefined : fresh.count !== count ? 'updates sent just before a close were lost' : 'the server closed a connection (or one did not close)',
+    count,
+    fresh,
+    closes,
+    serverClosed,
     elapsedMs: elapsed()
   })
 }
