@@ -571,7 +571,8 @@ scenarios.fuzz = async () => {
       const credit = () => {
         while (answers > confirmed && unconfirmed.length) { confirmed++; const n = unconfirmed.shift(); st.delivered += n; sentHere += n }
       }
-      while (!closed && !stop && sentHere + unconfirmed.reduce((a, b) => a + b, 0) < cap && answers >= 1) {
+      while (!closed && !stop && sentHere + unconfirmed.reduce((a, b) => a + b, 0) < cap && answers >= 1 &&
+        st.delivered < target && Date.now() < deadline) {
         let inWindow = 0
         const breaking = rng.chance(nasty) // this window ends with a breaking mutation
         let broke = false
