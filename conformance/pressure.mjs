@@ -10,6 +10,8 @@
 //   fuzz [target=1000000] [maxSeconds=240] [connections=32] [seed]
 //   room-full <limit>
 //   flood-writer <room> [updates=4000] [chars=4096]
+//   garbage-after-updates [clients=8] [updates=200]
+//   passivation-race [count=120] [debounceMs=300]      # server with ripple.alarms.debounce=<debounceMs>
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import net from 'node:net'
@@ -486,7 +488,10 @@ scenarios.fuzz = async () => {
   const connections = Number(rest[2] || 32)
   const seed = Number(rest[3] || (Date.now() % 2147483647))
   const windowSize = 24
-  const nasty = Number(process.env.FUZZ_NASTY || 0.15) // scales the breaking mutations: each close costs a reconnect
+  const depth = 2 // windows in flight per connection
+  // the share of windows that are one breaking mutation (0.2: about 1 message in 100); most
+  // close the connection, which costs a reconnect
+  const nasty = Number(process.env.FUZZ_NASTY || 0.2)
   const rooms = 24
   const corpus = recordCorpus(prng(seed ^ 0x5eed))
   const corpusIds = [...corpus.awareness.keys()]
@@ -553,7 +558,7 @@ scenarios.fuzz = async () => {
         continue
       }
       st.lifetimes++
-      const gen = new Generator(corpus, rng, [rng.pick(corpusIds), rng.pick(corpusIds)], nasty)
+      const gen = new Generator(corpus, rng, [rng.pick(corpusIds), rng.pick(corpusIds)])
       // the connection's own presence: its echo says the room has the connection
       ws.send(awarenessOf(me, 1, JSON.stringify({ user: { name: `fuzzer ${idx}` } })))
       let probes = 1
@@ -563,10 +568,22 @@ scenarios.fuzz = async () => {
       const recent = []
       const cap = rng.range(100, 3000)
       let sentHere = 0
-      while (!closed && !stop && sentHere < cap && answers >= probes) {
+      // windows whose probe is not answered yet, oldest first: up to `depth` in flight, so the
+      // connection keeps sending while the server works through the previous window
+      const unconfirmed = []
+      let confirmed = probes // answers counted so far (the first was the echo)
+      const credit = () => {
+        while (answers > confirmed && unconfirmed.length) { confirmed++; const n = unconfirmed.shift(); st.delivered += n; sentHere += n }
+      }
+      while (!closed && !stop && sentHere + unconfirmed.reduce((a, b) => a + b, 0) < cap && answers >= 1 &&
+        st.delivered < target && Date.now() < deadline) {
         let inWindow = 0
-        while (inWindow < windowSize && !closed) {
-          const { kind, messages } = gen.next()
+        // a breaking window holds just the breaking mutation: a close then wastes nothing
+        const breaking = rng.chance(nasty)
+        let sentBreaking = false
+        while ((breaking ? !sentBreaking : inWindow < windowSize) && !closed && ws.readyState === WebSocket.OPEN) {
+          sentBreaking = breaking
+          const { kind, messages } = gen.next(breaking)
           bump(st.kinds, kind)
           recent.push(kind)
           if (recent.length > 6) recent.shift()
@@ -578,20 +595,30 @@ scenarios.fuzz = async () => {
             st.sent++
           }
         }
-        if (closed) break
+        if (ws.readyState !== WebSocket.OPEN) { // the server's close frame is in, its 'close' event to follow
+          await waitFor(() => closed, 10000)
+          break
+        }
         // the probe: a query-awareness (type 3, with bytes after it the reader must ignore)
         ws.send(Buffer.concat([Buffer.from([MSG_QUERY_AWARENESS]), rng.bytes(rng.int(5))]))
         probes++
         st.probes++
-        const answered = await waitFor(() => answers >= probes || closed, 15000)
+        unconfirmed.push(inWindow)
+        // after a breaking window, nothing more until it is answered (or the connection closed)
+        const answered = await waitFor(() => { credit(); return unconfirmed.length < (breaking ? 1 : depth) || closed }, 15000)
         if (closed) break
         if (!answered) {
           st.probeTimeouts++
           if (samples.probeTimeouts.length < 5) samples.probeTimeouts.push({ route, recent: [...recent] })
           break
         }
-        st.delivered += inWindow
-        sentHere += inWindow
+      }
+      // the last windows' answers (a close loses them: they are not counted)
+      if (!closed && unconfirmed.length) {
+        if (!(await waitFor(() => { credit(); return unconfirmed.length === 0 || closed }, 15000)) && !closed) {
+          st.probeTimeouts++
+          if (samples.probeTimeouts.length < 5) samples.probeTimeouts.push({ route, recent: [...recent], last: true })
+        }
       }
       if (closed) {
         bump(st.serverCloses, closed.code)
@@ -664,6 +691,108 @@ scenarios.fuzz = async () => {
     samples,
     alive,
     control,
+    elapsedMs: elapsed()
+  })
+}
+
+/**
+ * `clients` raw connections each send `updates` real updates and then, at once, a malformed
+ * message: each is closed with a code in 1000..1015, and a fresh client reads every update sent
+ * before the garbage (they were accepted: the close must not lose them).
+ */
+scenarios['garbage-after-updates'] = async () => {
+  const clients = Number(rest[0] || 8)
+  const updates = Number(rest[1] || 200)
+  const room = 'doc-garbage-after-updates'
+  const token = (c, k) => `g${pad(c, 2)}u${pad(k, 4)};`
+  const results = await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    const source = new Y.Doc()
+    const frames = []
+    source.on('update', (u) => frames.push(syncUpdateMessage(u)))
+    const t = source.getText('text')
+    for (let k = 0; k < updates; k++) t.insert(t.length, token(c, k))
+    const ws = await openRaw(`ws://${host}/parties/main/${room}`)
+    ws.on('message', () => {})
+    const closed = closeOf(ws)
+    for (const f of frames) ws.send(f)
+    ws.send(Buffer.from([0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f])) // a sync update whose length runs past the message
+    const close = await Promise.race([closed, sleep(30000).then(() => null)])
+    if (!close) ws.terminate()
+    return { client: c, close }
+  }))
+  const d = new Y.Doc()
+  const p = yws(room, d)
+  const expected = clients * updates
+  const len = expected * token(0, 0).length
+  await synced(p, 20000)
+  await untilOrStalled(() => d.getText('text').length >= len, () => d.getText('text').length, 60000, 10000)
+  const fresh = tokenStats(d.getText('text').toString(), /g\d\du\d{4};/g)
+  p.destroy()
+  const closesOk = results.every((r) => r.close && r.close.code >= 1000 && r.close.code <= 1015 && r.close.code !== 1005 && r.close.code !== 1006)
+  const ok = closesOk && fresh.count === expected && fresh.unique === expected
+  done(ok, {
+    reason: ok ? undefined : !closesOk ? 'a connection was not closed with a proper code' : 'updates sent before the garbage were lost',
+    expected,
+    fresh,
+    closes: results.map((r) => r.close && r.close.code),
+    elapsedMs: elapsed()
+  })
+}
+
+/**
+ * Rooms stop (passivate) once empty for the debounce and saved; connections keep arriving around
+ * that moment. `count` short connections, one after another with pauses mostly just past `debounceMs`,
+ * each send one update and close at once: a fresh client reads all of them, and no connection
+ * was closed by the server (a message sent to a stopping room must reach the next one).
+ */
+scenarios['passivation-race'] = async () => {
+  const count = Number(rest[0] || 120)
+  const debounceMs = Number(rest[1] || 300)
+  const room = 'doc-passivation-race'
+  const token = (k) => `p${pad(k, 4)};`
+  // each update from its own doc (its own client id): independent, so one loss costs one token,
+  // not every later one (which would wait, pending, for the lost one)
+  const frames = Array.from({ length: count }, (_, k) => {
+    const d = new Y.Doc()
+    d.getText('text').insert(0, token(k))
+    return syncUpdateMessage(Y.encodeStateAsUpdate(d))
+  })
+  const closes = {}
+  let serverClosed = 0
+  const rng = prng(7)
+  for (let k = 0; k < count; k++) {
+    let ws
+    try {
+      ws = await openRaw(`ws://${host}/${room}`)
+    } catch (e) {
+      closes[String(e.code || e.message).slice(0, 40)] = (closes[String(e.code || e.message).slice(0, 40)] || 0) + 1
+      continue
+    }
+    ws.on('message', () => {})
+    const closed = closeOf(ws)
+    ws.send(frames[k])
+    // usually close at once, sometimes after a moment: either way the update was sent before the close
+    if (rng.chance(0.5)) await sleep(rng.int(50))
+    if (ws.readyState === WebSocket.OPEN) ws.close(1000); else serverClosed++
+    const c = await Promise.race([closed, sleep(10000).then(() => ({ code: 'none' }))])
+    closes[c.code] = (closes[c.code] || 0) + 1
+    // the room passivates about debounceMs (plus its save) after the last connection leaves: come back around then
+    await sleep(rng.chance(0.8) ? debounceMs + rng.int(80) : rng.int(2 * debounceMs))
+  }
+  const d = new Y.Doc()
+  const p = yws(room, d)
+  await synced(p, 20000)
+  const len = count * token(0).length
+  await untilOrStalled(() => d.getText('text').length >= len, () => d.getText('text').length, 30000, 10000)
+  const fresh = tokenStats(d.getText('text').toString(), /p\d{4};/g)
+  p.destroy()
+  const ok = fresh.count === count && fresh.unique === count && serverClosed === 0 && Object.keys(closes).every((c) => c === '1000')
+  done(ok, {
+    reason: ok ? undefined : fresh.count !== count ? 'updates sent just before a close were lost' : 'the server closed a connection (or one did not close)',
+    count,
+    fresh,
+    closes,
+    serverClosed,
     elapsedMs: elapsed()
   })
 }
@@ -828,7 +957,8 @@ const run = isMainThread ? scenarios[scenario] : null
 if (!isMainThread && workerData && workerData.role === 'presence') presenceWorker(workerData)
 if (isMainThread) {
   if (!run) done(false, { reason: 'unknown scenario ' + scenario })
-  const limit = Number(process.env.PRESSURE_TIMEOUT_SECONDS || 330)
+  // the fuzz runs for up to its maxSeconds, then checks the control room (at most about 2 minutes)
+  const limit = Number(process.env.PRESSURE_TIMEOUT_SECONDS || (scenario === 'fuzz' ? Number(rest[1] || 240) + 150 : 330))
   const timer = setTimeout(() => done(false, { reason: `scenario timed out after ${limit} s` }), limit * 1000)
   timer.unref()
   run().catch((e) => done(false, { reason: String((e && e.stack) || e) }))
