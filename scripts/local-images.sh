@@ -31,6 +31,8 @@ MIRROR="${LOCAL_IMAGES_MIRROR:-http://deb.debian.org/debian}"
 OFFICIAL_BASE=debian:bookworm-slim
 LOCAL_BASE=ripple-local/debian:bookworm
 LABEL=dev.ripple.local-image.recipe
+# stand-ins built at once (their downloads overlap); LOCAL_IMAGES_JOBS=1 builds one at a time
+JOBS=${LOCAL_IMAGES_JOBS:-2}
 
 # name:tag of each stand-in, and its recipe directory under deploy/local-images/
 STANDINS=(
@@ -42,6 +44,8 @@ STANDINS=(
 
 log() { echo "[local-images] $*"; }
 die() { echo "[local-images] error: $*" >&2; exit 1; }
+
+[[ "$JOBS" =~ ^[1-9]$ ]] || die "LOCAL_IMAGES_JOBS must be 1-9"
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -97,24 +101,24 @@ recipe_hash() {
   { (cd "$dir" && find . -type f | LC_ALL=C sort | xargs sha256sum); echo "$base_id"; } | sha256sum | cut -c1-16
 }
 
+# the recipe hash a stand-in should carry, and whether it carries it
+wanted_hash() { recipe_hash "$RECIPES/$2" "$(docker image inspect -f '{{.Id}}' "$3")"; }
+up_to_date() {
+  [[ -z "${LOCAL_IMAGES_REBUILD:-}" ]] \
+    && [[ "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null || true)" == "$(wanted_hash "$@")" ]]
+}
+
+# builds one stand-in, its output in $4; returns non-zero on failure
 build_standin() {
-  local image=$1 recipe=$2 base=$3 want have t0=$SECONDS
-  want="$(recipe_hash "$RECIPES/$recipe" "$(docker image inspect -f '{{.Id}}' "$base")")"
-  have="$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$image" 2>/dev/null || true)"
-  if [[ "$have" == "$want" && -z "${LOCAL_IMAGES_REBUILD:-}" ]]; then
-    log "$image is up to date"
-    return
+  local image=$1 recipe=$2 base=$3 out=$4 t0=$SECONDS
+  if docker build --network host --pull=false --build-arg "BASE=$base" --label "$LABEL=$(wanted_hash "$image" "$recipe" "$base")" \
+      -t "$image" "$RECIPES/$recipe" >"$out" 2>&1; then
+    log "built $image in $((SECONDS - t0)) s"
+  else
+    log "building $image failed after $((SECONDS - t0)) s; last lines:"
+    tail -20 "$out" >&2
+    return 1
   fi
-  log "building $image from $base (deploy/local-images/$recipe)"
-  local out
-  out="$(mktemp)"
-  if ! docker build --network host --pull=false --build-arg "BASE=$base" --label "$LABEL=$want" -t "$image" "$RECIPES/$recipe" >"$out" 2>&1; then
-    tail -40 "$out" >&2
-    rm -f "$out"
-    die "building $image failed"
-  fi
-  rm -f "$out"
-  log "built $image in $((SECONDS - t0)) s"
 }
 
 case "${1:-}" in
@@ -131,8 +135,33 @@ esac
 
 t0=$SECONDS
 base="$(base_image)"
+logs="$(mktemp -d "${TMPDIR:-/tmp}/ripple-local-images.XXXXXX")"
+trap 'rm -rf "$logs"' EXIT
+# the missing ones, JOBS at a time, then once more, one at a time, any that failed (a mirror's hiccup)
+todo=()
 for entry in "${STANDINS[@]}"; do
   read -r image recipe <<<"$entry"
-  build_standin "$image" "$recipe" "$base"
+  if up_to_date "$image" "$recipe" "$base"; then log "$image is up to date"; else todo+=("$entry"); fi
+done
+pids=()
+failed=()
+for i in "${!todo[@]}"; do
+  read -r image recipe <<<"${todo[$i]}"
+  log "building $image from $base (deploy/local-images/$recipe)"
+  build_standin "$image" "$recipe" "$base" "$logs/$recipe.log" &
+  pids[$i]=$!
+  # at most JOBS at once: wait for the oldest still running
+  if (( i + 1 >= JOBS )); then
+    j=$(( i + 1 - JOBS ))
+    wait "${pids[$j]}" || failed+=("${todo[$j]}")
+  fi
+done
+for (( j = ${#todo[@]} - JOBS < 0 ? 0 : ${#todo[@]} - JOBS; j < ${#todo[@]}; j++ )); do
+  wait "${pids[$j]}" || failed+=("${todo[$j]}")
+done
+for entry in "${failed[@]}"; do
+  read -r image recipe <<<"$entry"
+  log "building $image again"
+  build_standin "$image" "$recipe" "$base" "$logs/$recipe.log" || die "building $image failed twice"
 done
 log "stand-ins ready in $((SECONDS - t0)) s (base $base)"
