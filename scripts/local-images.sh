@@ -68,7 +68,12 @@ debootstrap_base() {
   log "debootstrap --variant=minbase bookworm from $MIRROR (about 2 minutes; log $dir/debootstrap.log)"
   if ! debootstrap --variant=minbase bookworm "$dir/root" "$MIRROR" >"$dir/debootstrap.log" 2>&1; then
     tail -20 "$dir/debootstrap.log" >&2
-    die "debootstrap failed"
+    log "debootstrap failed: once more"
+    rm -rf "$dir/root"
+    if ! debootstrap --variant=minbase bookworm "$dir/root" "$MIRROR" >"$dir/debootstrap.log" 2>&1; then
+      tail -20 "$dir/debootstrap.log" >&2
+      die "debootstrap failed twice"
+    fi
   fi
   # what the official slim image leaves out, and the security and point-release updates it follows
   rm -rf "$dir"/root/var/cache/apt/archives/*.deb "$dir"/root/var/lib/apt/lists/*

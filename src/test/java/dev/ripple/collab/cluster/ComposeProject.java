@@ -98,11 +98,8 @@ final class ComposeProject implements AutoCloseable {
       Runtime.getRuntime().addShutdownHook(p.cleanupOnExit);
       p.phases.put("engine", engineMs);
       long t1 = System.nanoTime();
-      // one retry: the images come from Debian's mirror, which may hiccup
-      Result images = exec(List.of(ROOT.resolve("scripts/local-images.sh").toString()), Map.of(), Duration.ofMinutes(25), "local-images");
-      if (images.exitCode() != 0) {
-        images = checked(List.of(ROOT.resolve("scripts/local-images.sh").toString()), Map.of(), Duration.ofMinutes(25), "local-images-retry");
-      }
+      // the script tries a failed debootstrap or image build twice (Debian's mirror may hiccup)
+      checked(List.of(ROOT.resolve("scripts/local-images.sh").toString()), Map.of(), Duration.ofMinutes(30), "local-images");
       p.phases.put("local-images", millisSince(t1));
       return p;
     } catch (Throwable e) {
@@ -272,6 +269,12 @@ final class ComposeProject implements AutoCloseable {
       compose(Duration.ofMinutes(3), "down", "-v", "--remove-orphans", "--timeout", "5");
     } catch (Throwable e) {
       System.err.println("[compose-it] compose down -v failed: " + e);
+    }
+    try {
+      // the node image this run replaced (each run builds one from its jar): not left to pile up
+      exec(List.of("docker", "image", "prune", "-f", "--filter", "label=dev.ripple.image=node"), Map.of(), Duration.ofMinutes(2), "prune");
+    } catch (Throwable e) {
+      System.err.println("[compose-it] pruning old node images failed: " + e);
     }
     if (engineStarted) stopEngine();
     phases.put("cleanup", millisSince(t0));
