@@ -140,8 +140,7 @@ const leadVarUint = (b) => {
 
 /** Messages of one connection, drawn from the corpus; `ownIds` are the corpus awareness ids it may speak for. */
 export class Generator {
-  /** nasty scales the weights of the mutations that break messages (most close the connection). */
-  constructor (corpus, rng, ownIds, nasty = 1) {
+  constructor (corpus, rng, ownIds) {
     this.c = corpus
     this.rng = rng
     this.awareness = ownIds.flatMap((id) => corpus.awareness.get(id))
@@ -152,7 +151,7 @@ export class Generator {
     /** [weight, kind, make() -> array of {data, text?}] */
     this.kinds = [
       // real traffic, as recorded: updates in their order (after one pass, duplicates), and some out of order
-      [18 * UPDATES, 'update', () => [this.bin(this.c.updates[this.cursor++ % this.c.updates.length])]],
+      [10 * UPDATES, 'update', () => [this.bin(this.c.updates[this.cursor++ % this.c.updates.length])]],
       [2 * UPDATES, 'update-any', () => [this.bin(r.pick(this.c.updates))]],
       [6, 'awareness', () => [this.bin(r.pick(this.awareness))]],
       [2, 'step1', () => [this.bin(r.pick(this.c.step1))]],
@@ -179,18 +178,21 @@ export class Generator {
       [0.2, 'invalid-utf8-text', () => [{ data: Buffer.from([0x61, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x90, 0x28, 0xbc]).subarray(r.int(4)), text: true, raw: true }]],
       [0.2, 'empty', () => [this.bin(Buffer.alloc(0))]]
     ]
+    // benign: real traffic and what y-protocols says to ignore; nasty: the mutations that break
+    // messages (most close the connection), from 'bitflip' on
     const firstNasty = this.kinds.findIndex((k) => k[1] === 'bitflip')
-    this.kinds = this.kinds.map((k, i) => i >= firstNasty ? [k[0] * nasty, k[1], k[2]] : k)
-    this.total = this.kinds.reduce((a, k) => a + k[0], 0)
+    this.benign = this.kinds.slice(0, firstNasty)
+    this.nasty = this.kinds.slice(firstNasty)
   }
 
-  /** The next group of messages to send, with its kind. */
-  next () {
-    let x = this.rng.next() * this.total
-    for (const [w, kind, make] of this.kinds) {
+  /** The next group of messages to send, with its kind: a benign one, or with nasty, a breaking one. */
+  next (nasty = false) {
+    const kinds = nasty ? this.nasty : this.benign
+    let x = this.rng.next() * kinds.reduce((a, k) => a + k[0], 0)
+    for (const [w, kind, make] of kinds) {
       if ((x -= w) < 0) return { kind, messages: make() }
     }
-    const last = this.kinds[this.kinds.length - 1]
+    const last = kinds[kinds.length - 1]
     return { kind: last[1], messages: last[2]() }
   }
 

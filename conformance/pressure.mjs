@@ -1,6 +1,6 @@
 // Pressure scenarios against a running Ripple server on 127.0.0.1: nothing an accepted client sent is
 // lost under load, offenders are closed with a code (never the process, never their neighbours).
-// Usage: node pressure.mjs <scenario> <port> [args...]; prints one JSON line and exits 0 when the
+// Usage: node pressure.mjs <scenario> <port>[,<port>...] [args...]; prints one JSON line and exits 0 when the
 // scenario's expectations hold, 1 (with the reason) when they do not. Every wait and loop is bounded.
 //
 //   burst [rooms=4] [perRoom=12] [inserts=400] [rawMessages=20000]
@@ -10,6 +10,8 @@
 //   fuzz [target=1000000] [maxSeconds=240] [connections=32] [seed]
 //   room-full <limit>
 //   flood-writer <room> [updates=4000] [chars=4096]
+//   garbage-after-updates [clients=8] [updates=200]
+//   passivation-race [count=120] [debounceMs=300]      # server with ripple.alarms.debounce=<debounceMs>
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import net from 'node:net'
@@ -148,10 +150,14 @@ const progress = (...args) => console.error(`[${((Date.now() - started) / 1000).
 process.setMaxListeners(0) // every provider adds an 'exit' listener
 
 const [, , scenario, portArg, ...rest] = process.argv
-const port = Number(portArg)
+// one port, or several ("p1,p2,p3": the nodes of a cluster): providers are spread over them in turn
+const ports = String(portArg).split(',').map(Number)
+const port = ports[0]
 const host = `127.0.0.1:${port}`
-const pk = (room, doc, opts) => partyKit(host, room, doc, opts)
-const yws = (room, doc, opts) => websocket(host, room, doc, opts)
+let turn = 0
+const nextHost = () => `127.0.0.1:${ports[turn++ % ports.length]}`
+const pk = (room, doc, opts) => partyKit(nextHost(), room, doc, opts)
+const yws = (room, doc, opts) => websocket(nextHost(), room, doc, opts)
 const done = isMainThread ? reporter(scenario) : null
 const started = Date.now()
 const elapsed = () => Date.now() - started
@@ -229,14 +235,13 @@ scenarios.burst = async () => {
 
   progress('converged', allConverged, convergeMs)
 
-  // fresh clients read every edit (one shared deadline: a lost edit never arrives)
-  const freshDeadline = Date.now() + 30000
+  // fresh clients read every edit (one shared wait, given up once nothing more arrives: a lost edit never does)
   const fresh = groups.map((g) => { const d = new Y.Doc(); return { d, p: pk(g.room, d) } })
   const rd = new Y.Doc()
   const rp = yws(rawRoom, rd)
   const rawExpectedLen = rawMessages * rawToken(0).length
-  await until(() => fresh.every((f) => f.d.getText('text').length >= expectedLen) && rd.getText('text').length >= rawExpectedLen,
-    Math.max(0, freshDeadline - Date.now()))
+  await untilOrStalled(() => fresh.every((f) => f.d.getText('text').length >= expectedLen) && rd.getText('text').length >= rawExpectedLen,
+    () => fresh.reduce((a, f) => a + f.d.getText('text').length, rd.getText('text').length), 90000, 20000)
   const results = []
   for (const g of groups) {
     const { d, p } = fresh[g.r]
@@ -388,7 +393,9 @@ scenarios['room-full'] = async () => {
   const attempt = (r) => new Promise((resolve) => {
     const ws = new WebSocket(`ws://${host}/parties/main/${r}`)
     const t = setTimeout(() => { ws.terminate(); resolve({ outcome: 'timeout' }) }, 15000)
-    ws.on('open', () => { clearTimeout(t); resolve({ outcome: 'open', ws }) })
+    // open, and joined: the room's first message (its sync step 1) says it counts this connection
+    ws.once('message', () => { clearTimeout(t); resolve({ outcome: 'open', ws }) })
+    ws.on('close', (code) => { clearTimeout(t); resolve({ outcome: 'closed', code }) })
     ws.on('unexpected-response', (req, res) => {
       let body = ''
       res.setEncoding('utf8')
@@ -433,7 +440,7 @@ scenarios['room-full'] = async () => {
 
 /**
  * For the slow-reader test (the test holds a connection that never reads): a WebsocketProvider
- * writes `updates` inserts of `chars` characters, one update each, and an observer provider
+ * writes `updates` map entries of `chars` characters, one update each, and an observer provider
  * receives all of them; neither is disconnected.
  */
 scenarios['flood-writer'] = async () => {
@@ -444,16 +451,25 @@ scenarios['flood-writer'] = async () => {
   const pw = yws(room, w); const po = yws(room, o)
   const dw = countDisconnects(pw); const dobs = countDisconnects(po)
   if (!(await synced(pw, 20000)) || !(await synced(po, 20000))) return done(false, { reason: 'never synced' })
-  const t = w.getText('text')
-  const chunk = 'x'.repeat(chars - 1)
-  for (let k = 0; k < updates; k++) t.insert(t.length, chunk + (k % 10))
-  const expected = updates * chars
-  const all = await untilOrStalled(() => o.getText('text').length === expected, () => o.getText('text').length, 120000)
-  const received = o.getText('text').length
+  // one map entry per update: appending to one text would make yjs split an ever longer string on
+  // every arrival (quadratic in the client, not the server's time)
+  const flood = w.getMap('flood')
+  const chunk = 'x'.repeat(chars)
+  const t0 = Date.now()
+  for (let k = 0; k < updates; k++) {
+    flood.set(`u${k}`, chunk)
+    // the observer lives in this process: let it read, as a client on its own machine would
+    if (k % 10 === 9) await new Promise((resolve) => setImmediate(resolve))
+  }
+  const writeMs = Date.now() - t0
+  const seen = o.getMap('flood')
+  const all = await untilOrStalled(() => seen.size === updates, () => seen.size, 120000)
+  const receiveMs = Date.now() - t0
+  const received = seen.size
   const disconnects = dw.n + dobs.n
   pw.destroy(); po.destroy()
   const ok = all && disconnects === 0
-  done(ok, { reason: ok ? undefined : !all ? 'the observer did not receive every update' : 'a provider was disconnected', expected, received, disconnects, elapsedMs: elapsed() })
+  done(ok, { reason: ok ? undefined : !all ? 'the observer did not receive every update' : 'a provider was disconnected', updates, bytes: updates * chars, received, writeMs, receiveMs, disconnects, elapsedMs: elapsed() })
 }
 
 /**
@@ -472,7 +488,10 @@ scenarios.fuzz = async () => {
   const connections = Number(rest[2] || 32)
   const seed = Number(rest[3] || (Date.now() % 2147483647))
   const windowSize = 24
-  const nasty = Number(process.env.FUZZ_NASTY || 0.15) // scales the breaking mutations: each close costs a reconnect
+  const depth = 2 // windows in flight per connection
+  // the share of windows that are one breaking mutation (0.2: about 1 message in 100); most
+  // close the connection, which costs a reconnect
+  const nasty = Number(process.env.FUZZ_NASTY || 0.2)
   const rooms = 24
   const corpus = recordCorpus(prng(seed ^ 0x5eed))
   const corpusIds = [...corpus.awareness.keys()]
@@ -539,7 +558,7 @@ scenarios.fuzz = async () => {
         continue
       }
       st.lifetimes++
-      const gen = new Generator(corpus, rng, [rng.pick(corpusIds), rng.pick(corpusIds)], nasty)
+      const gen = new Generator(corpus, rng, [rng.pick(corpusIds), rng.pick(corpusIds)])
       // the connection's own presence: its echo says the room has the connection
       ws.send(awarenessOf(me, 1, JSON.stringify({ user: { name: `fuzzer ${idx}` } })))
       let probes = 1
@@ -549,10 +568,22 @@ scenarios.fuzz = async () => {
       const recent = []
       const cap = rng.range(100, 3000)
       let sentHere = 0
-      while (!closed && !stop && sentHere < cap && answers >= probes) {
+      // windows whose probe is not answered yet, oldest first: up to `depth` in flight, so the
+      // connection keeps sending while the server works through the previous window
+      const unconfirmed = []
+      let confirmed = probes // answers counted so far (the first was the echo)
+      const credit = () => {
+        while (answers > confirmed && unconfirmed.length) { confirmed++; const n = unconfirmed.shift(); st.delivered += n; sentHere += n }
+      }
+      while (!closed && !stop && sentHere + unconfirmed.reduce((a, b) => a + b, 0) < cap && answers >= 1 &&
+        st.delivered < target && Date.now() < deadline) {
         let inWindow = 0
-        while (inWindow < windowSize && !closed) {
-          const { kind, messages } = gen.next()
+        // a breaking window holds just the breaking mutation: a close then wastes nothing
+        const breaking = rng.chance(nasty)
+        let sentBreaking = false
+        while ((breaking ? !sentBreaking : inWindow < windowSize) && !closed && ws.readyState === WebSocket.OPEN) {
+          sentBreaking = breaking
+          const { kind, messages } = gen.next(breaking)
           bump(st.kinds, kind)
           recent.push(kind)
           if (recent.length > 6) recent.shift()
@@ -564,20 +595,30 @@ scenarios.fuzz = async () => {
             st.sent++
           }
         }
-        if (closed) break
+        if (ws.readyState !== WebSocket.OPEN) { // the server's close frame is in, its 'close' event to follow
+          await waitFor(() => closed, 10000)
+          break
+        }
         // the probe: a query-awareness (type 3, with bytes after it the reader must ignore)
         ws.send(Buffer.concat([Buffer.from([MSG_QUERY_AWARENESS]), rng.bytes(rng.int(5))]))
         probes++
         st.probes++
-        const answered = await waitFor(() => answers >= probes || closed, 15000)
+        unconfirmed.push(inWindow)
+        // after a breaking window, nothing more until it is answered (or the connection closed)
+        const answered = await waitFor(() => { credit(); return unconfirmed.length < (breaking ? 1 : depth) || closed }, 15000)
         if (closed) break
         if (!answered) {
           st.probeTimeouts++
           if (samples.probeTimeouts.length < 5) samples.probeTimeouts.push({ route, recent: [...recent] })
           break
         }
-        st.delivered += inWindow
-        sentHere += inWindow
+      }
+      // the last windows' answers (a close loses them: they are not counted)
+      if (!closed && unconfirmed.length) {
+        if (!(await waitFor(() => { credit(); return unconfirmed.length === 0 || closed }, 15000)) && !closed) {
+          st.probeTimeouts++
+          if (samples.probeTimeouts.length < 5) samples.probeTimeouts.push({ route, recent: [...recent], last: true })
+        }
       }
       if (closed) {
         bump(st.serverCloses, closed.code)
@@ -650,6 +691,108 @@ scenarios.fuzz = async () => {
     samples,
     alive,
     control,
+    elapsedMs: elapsed()
+  })
+}
+
+/**
+ * `clients` raw connections each send `updates` real updates and then, at once, a malformed
+ * message: each is closed with a code in 1000..1015, and a fresh client reads every update sent
+ * before the garbage (they were accepted: the close must not lose them).
+ */
+scenarios['garbage-after-updates'] = async () => {
+  const clients = Number(rest[0] || 8)
+  const updates = Number(rest[1] || 200)
+  const room = 'doc-garbage-after-updates'
+  const token = (c, k) => `g${pad(c, 2)}u${pad(k, 4)};`
+  const results = await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    const source = new Y.Doc()
+    const frames = []
+    source.on('update', (u) => frames.push(syncUpdateMessage(u)))
+    const t = source.getText('text')
+    for (let k = 0; k < updates; k++) t.insert(t.length, token(c, k))
+    const ws = await openRaw(`ws://${host}/parties/main/${room}`)
+    ws.on('message', () => {})
+    const closed = closeOf(ws)
+    for (const f of frames) ws.send(f)
+    ws.send(Buffer.from([0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f])) // a sync update whose length runs past the message
+    const close = await Promise.race([closed, sleep(30000).then(() => null)])
+    if (!close) ws.terminate()
+    return { client: c, close }
+  }))
+  const d = new Y.Doc()
+  const p = yws(room, d)
+  const expected = clients * updates
+  const len = expected * token(0, 0).length
+  await synced(p, 20000)
+  await untilOrStalled(() => d.getText('text').length >= len, () => d.getText('text').length, 60000, 10000)
+  const fresh = tokenStats(d.getText('text').toString(), /g\d\du\d{4};/g)
+  p.destroy()
+  const closesOk = results.every((r) => r.close && r.close.code >= 1000 && r.close.code <= 1015 && r.close.code !== 1005 && r.close.code !== 1006)
+  const ok = closesOk && fresh.count === expected && fresh.unique === expected
+  done(ok, {
+    reason: ok ? undefined : !closesOk ? 'a connection was not closed with a proper code' : 'updates sent before the garbage were lost',
+    expected,
+    fresh,
+    closes: results.map((r) => r.close && r.close.code),
+    elapsedMs: elapsed()
+  })
+}
+
+/**
+ * Rooms stop (passivate) once empty for the debounce and saved; connections keep arriving around
+ * that moment. `count` short connections, one after another with pauses mostly just past `debounceMs`,
+ * each send one update and close at once: a fresh client reads all of them, and no connection
+ * was closed by the server (a message sent to a stopping room must reach the next one).
+ */
+scenarios['passivation-race'] = async () => {
+  const count = Number(rest[0] || 120)
+  const debounceMs = Number(rest[1] || 300)
+  const room = 'doc-passivation-race'
+  const token = (k) => `p${pad(k, 4)};`
+  // each update from its own doc (its own client id): independent, so one loss costs one token,
+  // not every later one (which would wait, pending, for the lost one)
+  const frames = Array.from({ length: count }, (_, k) => {
+    const d = new Y.Doc()
+    d.getText('text').insert(0, token(k))
+    return syncUpdateMessage(Y.encodeStateAsUpdate(d))
+  })
+  const closes = {}
+  let serverClosed = 0
+  const rng = prng(7)
+  for (let k = 0; k < count; k++) {
+    let ws
+    try {
+      ws = await openRaw(`ws://${host}/${room}`)
+    } catch (e) {
+      closes[String(e.code || e.message).slice(0, 40)] = (closes[String(e.code || e.message).slice(0, 40)] || 0) + 1
+      continue
+    }
+    ws.on('message', () => {})
+    const closed = closeOf(ws)
+    ws.send(frames[k])
+    // usually close at once, sometimes after a moment: either way the update was sent before the close
+    if (rng.chance(0.5)) await sleep(rng.int(50))
+    if (ws.readyState === WebSocket.OPEN) ws.close(1000); else serverClosed++
+    const c = await Promise.race([closed, sleep(10000).then(() => ({ code: 'none' }))])
+    closes[c.code] = (closes[c.code] || 0) + 1
+    // the room passivates about debounceMs (plus its save) after the last connection leaves: come back around then
+    await sleep(rng.chance(0.8) ? debounceMs + rng.int(80) : rng.int(2 * debounceMs))
+  }
+  const d = new Y.Doc()
+  const p = yws(room, d)
+  await synced(p, 20000)
+  const len = count * token(0).length
+  await untilOrStalled(() => d.getText('text').length >= len, () => d.getText('text').length, 30000, 10000)
+  const fresh = tokenStats(d.getText('text').toString(), /p\d{4};/g)
+  p.destroy()
+  const ok = fresh.count === count && fresh.unique === count && serverClosed === 0 && Object.keys(closes).every((c) => c === '1000')
+  done(ok, {
+    reason: ok ? undefined : fresh.count !== count ? 'updates sent just before a close were lost' : 'the server closed a connection (or one did not close)',
+    count,
+    fresh,
+    closes,
+    serverClosed,
     elapsedMs: elapsed()
   })
 }
@@ -779,7 +922,7 @@ scenarios['awareness-flood'] = async () => {
   await Promise.all(attacks)
   progress('offenders done', results.map((r) => r.close && r.close.code))
 
-  const checked = await nextFrom(worker, 'checked', 45000).then((m) => m, () => null)
+  const checked = nextFrom(worker, 'checked', 45000)
   worker.postMessage({ type: 'check' })
   const check = await checked
   const impostorOpen = impostor.readyState === WebSocket.OPEN
@@ -814,7 +957,8 @@ const run = isMainThread ? scenarios[scenario] : null
 if (!isMainThread && workerData && workerData.role === 'presence') presenceWorker(workerData)
 if (isMainThread) {
   if (!run) done(false, { reason: 'unknown scenario ' + scenario })
-  const limit = Number(process.env.PRESSURE_TIMEOUT_SECONDS || 330)
+  // the fuzz runs for up to its maxSeconds, then checks the control room (at most about 2 minutes)
+  const limit = Number(process.env.PRESSURE_TIMEOUT_SECONDS || (scenario === 'fuzz' ? Number(rest[1] || 240) + 150 : 330))
   const timer = setTimeout(() => done(false, { reason: `scenario timed out after ${limit} s` }), limit * 1000)
   timer.unref()
   run().catch((e) => done(false, { reason: String((e && e.stack) || e) }))

@@ -50,6 +50,7 @@ public final class DropWatch {
         message = unwrap(message);
         if (message instanceof Room.FromClient f) {
           metrics.messagesDropped.increment();
+          metrics.clientMessagesDropped.increment();
           log.warn("dropped a client message for a room (connection {}, {}): {} to {}", f.connectionId(),
               f.message().getClass().getSimpleName(), why, recipient);
         } else if (message instanceof Room.Command || message instanceof Room.Outbound) {

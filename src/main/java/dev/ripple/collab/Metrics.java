@@ -59,6 +59,8 @@ public final class Metrics implements Extension {
   public final LongAdder journalWrites = new LongAdder();
   /** Room or session messages the system dropped (dead letters, full queues), see DropWatch. */
   public final LongAdder messagesDropped = new LongAdder();
+  /** Of those, client messages on their way to a room: edits lost unless the client resyncs. */
+  public final LongAdder clientMessagesDropped = new LongAdder();
   /** Connections refused before the upgrade because their room was full. */
   public final LongAdder connectionsRefused = new LongAdder();
   public final LongAdder backupSavesOk = new LongAdder();
@@ -87,6 +89,8 @@ public final class Metrics implements Extension {
     counter("ripple_journal_writes_total", "Journal writes of client updates (coalesced updates share one).", journalWrites::sum);
     counter("ripple_messages_dropped_total", "Room and session messages dropped by the system (dead letters, full queues).",
         messagesDropped::sum);
+    counter("ripple_client_messages_dropped_total", "Client messages to a room dropped by the system (a WARN line each).",
+        clientMessagesDropped::sum);
     counter("ripple_connections_refused_total", "Upgrades refused because the room was full.", connectionsRefused::sum);
     registry.register(CounterWithCallback.builder().name("ripple_backup_saves_total").help("Backup saves by result.")
         .labelNames("result")

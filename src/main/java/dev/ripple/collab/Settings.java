@@ -36,7 +36,7 @@ public record Settings(
    * A session's link to its room: how often its Join is repeated until the room answers, how long
    * it waits in all, and how many client messages it holds meanwhile.
    */
-  public record Sessions(Duration joinRetry, Duration joinTimeout, Duration closeTimeout) {}
+  public record Sessions(Duration joinRetry, Duration joinTimeout, Duration closeTimeout, Duration rejoinTimeout) {}
 
   /**
    * Flow control between a session and its room: at most {@code messages} messages and
@@ -48,6 +48,16 @@ public record Settings(
 
   /** Awareness limits per connection, and how long a room gathers awareness changes before it relays them. */
   public record PresenceLimits(int maxIdsPerConnection, int maxStateBytes, Duration relayInterval) {}
+
+  /**
+   * Presence limits as the protocol applies them. An update may hold the states of everyone in a room
+   * (y-websocket's provider sends back every change it receives): connections per room x ids per connection.
+   */
+  public dev.ripple.collab.protocol.Presence.Limits presenceLimits() {
+    long entries = (long) maxConnectionsPerRoom * presence.maxIdsPerConnection();
+    return new dev.ripple.collab.protocol.Presence.Limits(presence.maxIdsPerConnection(), presence.maxStateBytes(),
+        (int) Math.min(Integer.MAX_VALUE, entries));
+  }
 
   /** As y-partykit's persistence modes. */
   public enum PersistenceMode { SNAPSHOT, HISTORY }
@@ -71,7 +81,8 @@ public record Settings(
         c.getInt("persistence.snapshot-every"),
         new Alarms(c.getDuration("alarms.period"), c.getDuration("alarms.debounce"), c.getDuration("alarms.retry-initial"),
             c.getInt("alarms.retries"), c.getDuration("alarms.retry-later"), c.getDuration("alarms.load-retry-max")),
-        new Sessions(c.getDuration("session.join-retry"), c.getDuration("session.join-timeout"), c.getDuration("session.close-timeout")),
+        new Sessions(c.getDuration("session.join-retry"), c.getDuration("session.join-timeout"), c.getDuration("session.close-timeout"),
+            c.getDuration("session.rejoin-timeout")),
         new Window(c.getInt("limits.window.messages"), c.getBytes("limits.window.bytes"),
             c.getInt("limits.window.waiting-messages"), c.getBytes("limits.window.waiting-bytes")),
         new PresenceLimits(c.getInt("presence.max-ids-per-connection"), (int) Math.min(Integer.MAX_VALUE, c.getBytes("presence.max-state-bytes")),
@@ -85,7 +96,8 @@ public record Settings(
    */
   public int roomStashCapacity() {
     long joins = sessions.joinTimeout().toMillis() / Math.max(1, sessions.joinRetry().toMillis()) + 2;
-    long perConnection = window.messages() + joins + 2; // + Leave and the room's watch of the session
+    // + Leave, the room's watch of the session, and after a rejoin the sync request the session makes for its client
+    long perConnection = window.messages() + joins + 3;
     return (int) Math.min(Integer.MAX_VALUE, maxConnectionsPerRoom * perConnection + 1024);
   }
 

@@ -68,31 +68,8 @@ class AuthEndToEndTest {
         HttpResponse.BodyHandlers.ofString());
   }
 
-  /** What a refused WebSocket upgrade answers: status and body (java.net.http hides both behind its WebSocket builder). */
-  private record Answer(int statusCode, String body) {}
-
-  private Answer get(String pathAndQuery) throws Exception {
-    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
-      socket.setSoTimeout(10_000);
-      String request = "GET " + pathAndQuery + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-      socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      java.io.BufferedReader in = new java.io.BufferedReader(
-          new java.io.InputStreamReader(socket.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
-      int status = Integer.parseInt(in.readLine().split(" ")[1]);
-      int length = 0;
-      for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
-        if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) length = Integer.parseInt(line.substring(15).trim());
-      }
-      char[] body = new char[length];
-      int read = 0;
-      while (read < length) {
-        int n = in.read(body, read, length - read);
-        if (n < 0) break;
-        read += n;
-      }
-      return new Answer(status, new String(body, 0, read));
-    }
+  private UpgradeRequest.Answer get(String pathAndQuery) throws Exception {
+    return UpgradeRequest.send(server.port(), pathAndQuery);
   }
 
   @Test
@@ -120,14 +97,14 @@ class AuthEndToEndTest {
 
   @Test
   void unknownTokenIs401WithJsonError() throws Exception {
-    Answer r = get("/parties/main/doc-auth?token=nope");
+    UpgradeRequest.Answer r = get("/parties/main/doc-auth?token=nope");
     assertEquals(401, r.statusCode());
     assertTrue(r.body().startsWith("{\"error\":\"unauthorized\""), r.body());
   }
 
   @Test
   void missingTokenIs401WithoutAskingConvex() throws Exception {
-    Answer r = get("/parties/main/doc-auth");
+    UpgradeRequest.Answer r = get("/parties/main/doc-auth");
     assertEquals(401, r.statusCode());
     assertTrue(r.body().contains("missing_token"), r.body());
     assertEquals(0, convex.requestsTo(ConvexStandIn.VERIFY));
@@ -136,7 +113,7 @@ class AuthEndToEndTest {
   @Test
   void tokenWithoutAccessToTheRoomIs403() throws Exception {
     convex.grant("tok-other", "doc-other", "user-2", "write");
-    Answer r = get("/parties/main/doc-auth?token=tok-other");
+    UpgradeRequest.Answer r = get("/parties/main/doc-auth?token=tok-other");
     assertEquals(403, r.statusCode());
     assertTrue(r.body().startsWith("{\"error\":\"forbidden\""), r.body());
   }
@@ -144,7 +121,7 @@ class AuthEndToEndTest {
   @Test
   void unreachableVerifierIs503() throws Exception {
     convex.stopListening();
-    Answer r = get("/parties/main/doc-auth?token=tok-w");
+    UpgradeRequest.Answer r = get("/parties/main/doc-auth?token=tok-w");
     assertEquals(503, r.statusCode());
     assertTrue(r.body().startsWith("{\"error\":\"auth_unavailable\""), r.body());
   }

@@ -219,11 +219,6 @@ class ConvexBridgeEndToEndTest {
     return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("convex-bridge-" + args[0] + ".log"), 120);
   }
 
-  private HttpResponse<String> getServer(String pathAndQuery) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + pathAndQuery))
-        .timeout(Duration.ofSeconds(15)).build(), HttpResponse.BodyHandlers.ofString());
-  }
-
   /**
    * Connects a plain WebSocket with the token, sends one update, asks for the whole document (sync
    * step 1 with an empty state vector), and leaves once the answer came: returns the answer's text.
@@ -326,11 +321,11 @@ class ConvexBridgeEndToEndTest {
 
   @Test
   void tokensAreCheckedByTheConvexCodeBeforeTheUpgrade() throws Exception {
-    HttpResponse<String> bad = getServer("/parties/main/doc-bridge-auth?token=bad");
+    UpgradeRequest.Answer bad = UpgradeRequest.send(server.port(), "/parties/main/doc-bridge-auth?token=bad");
     assertEquals(401, bad.statusCode(), bad.body());
     assertTrue(bad.body().startsWith("{\"error\":\"unauthorized\""), bad.body());
 
-    HttpResponse<String> otherRoom = getServer("/parties/main/doc-bridge-auth?token=tok-r"); // tok-r only reads doc-bridge-cold
+    UpgradeRequest.Answer otherRoom = UpgradeRequest.send(server.port(), "/parties/main/doc-bridge-auth?token=tok-r"); // tok-r only reads doc-bridge-cold
     assertEquals(403, otherRoom.statusCode(), otherRoom.body());
     assertTrue(otherRoom.body().startsWith("{\"error\":\"forbidden\""), otherRoom.body());
 

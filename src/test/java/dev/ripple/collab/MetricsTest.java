@@ -20,7 +20,7 @@ class MetricsTest {
   /** Every sample name /metrics served before the Prometheus client (operators' dashboards and alerts use them). */
   private static final List<String> NAMES = List.of(
       "ripple_rooms_active", "ripple_connections", "ripple_updates_applied_total", "ripple_update_bytes_total",
-      "ripple_journal_writes_total", "ripple_messages_dropped_total", "ripple_connections_refused_total",
+      "ripple_journal_writes_total", "ripple_messages_dropped_total", "ripple_client_messages_dropped_total", "ripple_connections_refused_total",
       "ripple_backup_saves_total{result=\"ok\"}", "ripple_backup_saves_total{result=\"failed\"}", "ripple_backup_loads_total",
       "ripple_connections_closed_by_server_total",
       "ripple_journal_write_seconds_bucket{le=\"0.005\"}", "ripple_journal_write_seconds_bucket{le=\"+Inf\"}",

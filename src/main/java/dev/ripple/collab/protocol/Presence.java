@@ -35,10 +35,16 @@ public final class Presence {
    * @param maxIdsPerConnection client ids a connection may control at once (and announce in one update)
    * @param maxStateBytes the largest JSON state, in UTF-8 bytes
    */
-  public record Limits(int maxIdsPerConnection, int maxStateBytes) {
+  public record Limits(int maxIdsPerConnection, int maxStateBytes, int maxEntriesPerUpdate) {
     public Limits {
       if (maxIdsPerConnection < 1) throw new IllegalArgumentException("maxIdsPerConnection must be at least 1");
       if (maxStateBytes < 4) throw new IllegalArgumentException("maxStateBytes must be at least 4, for \"null\"");
+      if (maxEntriesPerUpdate < maxIdsPerConnection) throw new IllegalArgumentException("maxEntriesPerUpdate must be at least maxIdsPerConnection");
+    }
+
+    /** An update may hold as many entries as the connection may control ids. */
+    public Limits(int maxIdsPerConnection, int maxStateBytes) {
+      this(maxIdsPerConnection, maxStateBytes, maxIdsPerConnection);
     }
   }
 
@@ -101,12 +107,27 @@ public final class Presence {
    *     encoding, invalid UTF-8 or bytes after the last entry
    */
   public static List<Entry> validate(byte[] update, Limits limits) {
+    return decode(update, limits, true);
+  }
+
+  /**
+   * As {@link #validate} but without parsing the states as JSON: what a session checks before the
+   * room sees an update. y-websocket's provider sends back every awareness change it receives (the
+   * states of everyone in its room), so most entries a room gets are echoes of ids other connections
+   * control, which {@link #apply} skips; parsing them would cost JSON work for every pair of clients.
+   * {@link #apply} parses the states it accepts. A removal is the literal {@code null}.
+   */
+  public static List<Entry> decode(byte[] update, Limits limits) {
+    return decode(update, limits, false);
+  }
+
+  private static List<Entry> decode(byte[] update, Limits limits, boolean json) {
     Lib0Decoder d = new Lib0Decoder(update);
     try {
       long count = d.readVarUint();
-      if (count > limits.maxIdsPerConnection()) {
+      if (count > limits.maxEntriesPerUpdate()) {
         throw new ProtocolException(CloseCodes.POLICY_VIOLATION, "awareness update announces " + count
-            + " client ids; a connection may control at most " + limits.maxIdsPerConnection());
+            + " client ids; at most " + limits.maxEntriesPerUpdate() + " (connections per room x ids per connection)");
       }
       if (count * MIN_ENTRY_BYTES > d.remaining()) {
         throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "awareness update announces " + count
@@ -130,7 +151,7 @@ public final class Presence {
         if (text == null) {
           throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "awareness state of client " + clientId + " is not valid UTF-8");
         }
-        boolean removal = isJsonNull(update, start, (int) length, clientId);
+        boolean removal = json ? isJsonNull(update, start, (int) length, clientId) : isNullLiteral(text);
         d.skip((int) length, "awareness state");
         entries.add(new Entry(clientId, clock, removal ? null : text));
       }
@@ -179,6 +200,19 @@ public final class Presence {
     }
   }
 
+  /** {@code null} between JSON whitespace: a removal, without parsing. */
+  private static boolean isNullLiteral(String text) {
+    int from = 0;
+    int to = text.length();
+    while (from < to && isJsonSpace(text.charAt(from))) from++;
+    while (to > from && isJsonSpace(text.charAt(to - 1))) to--;
+    return to - from == 4 && text.startsWith("null", from);
+  }
+
+  private static boolean isJsonSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  }
+
   private static ProtocolException notJson(long clientId, String why) {
     return new ProtocolException(CloseCodes.POLICY_VIOLATION, "awareness state of client " + clientId + " is not JSON: " + why);
   }
@@ -203,6 +237,18 @@ public final class Presence {
     if (owned + claims > limits.maxIdsPerConnection()) {
       throw new ProtocolException(CloseCodes.POLICY_VIOLATION, "connection would control " + (owned + claims)
           + " awareness client ids; the limit is " + limits.maxIdsPerConnection());
+    }
+    // the states this update would store must be JSON (every client JSON.parses what we relay); echoes of
+    // other connections' ids are skipped below unparsed. Checked before anything changes.
+    for (Entry e : entries) {
+      if (e.isRemoval()) continue;
+      Client c = clients.get(e.clientId());
+      if (c != null && c.owner != null && c.owner != owner) continue;
+      if ((c == null ? 0 : c.clock) >= e.clock()) continue;
+      byte[] bytes = e.state().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      if (isJsonNull(bytes, 0, bytes.length, e.clientId())) {
+        throw notJson(e.clientId(), "a removal must be the literal null");
+      }
     }
     for (Entry e : entries) {
       Client c = clients.get(e.clientId());

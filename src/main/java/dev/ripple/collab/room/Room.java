@@ -33,12 +33,10 @@ import dev.ripple.collab.yjs.UpdateFormatException;
 import dev.ripple.collab.yjs.YDoc;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -130,6 +128,20 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** Alarm: relay the awareness changes gathered since the last relay, as one frame. */
   private record RelayPresence() implements Command {}
 
+  /**
+   * Sharding's stop message (passivation, hand-off). A room with no connection stops at once. One
+   * that has some (a Join that crossed its passivation, a rebalance) first tells each session to
+   * {@link Rejoin}, keeps handling what they sent until each has left, and stops then, or after
+   * {@code ripple.sessions.rejoin-timeout} at most: the connections move to the next incarnation
+   * without closing, and nothing they sent meets a stopped room.
+   */
+  public record Stop() implements Command {
+    public static final Stop INSTANCE = new Stop();
+  }
+
+  /** Alarm: the sessions told to rejoin took too long to leave; stop anyway (they still rejoin). */
+  private record StopNow() implements Command {}
+
   /** The encoded full state has been kept long enough: a quiet room does not hold its document twice. */
   private record DropStateCache() implements Command {}
 
@@ -146,6 +158,14 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   public record Joined(ActorRef<Command> room) implements Outbound {}
 
   public record Close(int code, String reason) implements Outbound {}
+
+  /**
+   * The room is stopping (see {@link Stop}): the session sends nothing more to it, leaves, and joins
+   * the room again through sharding, sending there what this incarnation has not acknowledged.
+   * {@code stateVector}: the document as this incarnation last sent it to the session; the session
+   * asks the next incarnation for what is newer, on the client's behalf.
+   */
+  public record Rejoin(byte[] stateVector) implements Outbound {}
 
   /** The room has handled one {@link FromClient} of this session (an update: it is in the journal). */
   public record Ack() implements Outbound {
@@ -229,7 +249,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
    */
   public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks) {
     Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(ENTITY_TYPE_KEY,
-        ctx -> create(ctx.getEntityId(), settings, backup, webhooks, ctx.getShard()));
+        ctx -> create(ctx.getEntityId(), settings, backup, webhooks, ctx.getShard()))
+        .withStopMessage(Stop.INSTANCE); // passivation and hand-off: connections rejoin rather than close
     String placement = system.settings().config().getString("ripple.cluster.room-placement");
     switch (placement) {
       case "balanced" -> { } // Akka's default: least shards per node, rebalanced
@@ -272,6 +293,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private int notifyFailures;
   /** When the oldest change not yet notified was journaled (System.nanoTime), 0 when none is owed. */
   private long owedSince;
+  /** Sharding asked the room to stop and its sessions have been told to rejoin: it stops once they have left. */
+  private boolean stopping;
 
   private Room(ActorContext<Command> ctx, TimerScheduler<Command> timers, String roomId, Settings settings,
       SnapshotBackup backup, Webhooks webhooks, ActorRef<ClusterSharding.ShardCommand> shard) {
@@ -285,7 +308,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     this.shard = shard;
     this.webhooks = webhooks;
     this.metrics = Metrics.get(ctx.getSystem());
-    this.presence = new Presence(new Presence.Limits(settings.presence().maxIdsPerConnection(), settings.presence().maxStateBytes()));
+    this.presence = new Presence(settings.presenceLimits());
   }
 
   private YDoc newDoc() {
@@ -340,6 +363,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
           startLoad();
           return Effect().none();
         })
+        .onCommand(Stop.class, this::onStop)
+        .onCommand(StopNow.class, (state, c) -> Effect().stop())
         .onCommand(c -> loadingBeforeServing, (state, c) -> Effect().stash()) // a cold room answers nobody before its backup is in
         .onCommand(Join.class, this::onJoin)
         .onCommand(Leave.class, this::onLeave)
@@ -382,8 +407,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return newSignalHandlerBuilder()
         .onSignal(akka.actor.typed.PostStop.instance(), state -> {
           metrics.roomsActive.decrementAndGet();
-          // handed off (rebalance, node leaving) with connections open: tell them now, not when the node is gone
-          for (Connection c : connections.values()) c.session().tell(new Close(CloseCodes.SERVICE_RESTART, "room moved"));
+          // stopped with connections open and without telling them to rejoin (a failure): close them now, not when
+          // the node is gone; the client's reconnect resyncs
+          if (!stopping) for (Connection c : connections.values()) c.session().tell(new Close(CloseCodes.SERVICE_RESTART, "room moved"));
         })
         .onSignal(RecoveryCompleted.instance(), state -> {
           metrics.roomsActive.incrementAndGet();
@@ -510,7 +536,22 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return c.toString();
   }
 
+  private Effect<Event, State> onStop(State state, Stop stop) {
+    if (connections.isEmpty()) return Effect().stop();
+    if (stopping) return Effect().none();
+    log.debug("room {}: stopping with {} connections; they rejoin", roomId, connections.size());
+    stopping = true;
+    Rejoin rejoin = new Rejoin(state.doc.stateVector());
+    for (Connection c : connections.values()) c.session().tell(rejoin);
+    timers.startSingleTimer("stop", new StopNow(), settings.sessions().rejoinTimeout());
+    return Effect().none();
+  }
+
   private Effect<Event, State> onJoin(State state, Join join) {
+    if (stopping) { // sharding holds Joins while a room stops; one that comes anyway goes to the next incarnation
+      join.session().tell(new Rejoin(state.doc.stateVector()));
+      return Effect().none();
+    }
     Connection known = connections.get(join.connectionId());
     if (known != null && known.session().equals(join.session())) {
       // the session repeated its Join before our answer reached it: answer again, sync once
@@ -549,6 +590,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       presence.removeConnection(leave.connectionId());
       schedulePresenceRelay();
     }
+    if (stopping) return connections.isEmpty() ? Effect().stop() : Effect().none();
     if (c != null && connections.isEmpty()) {
       timers.cancel("periodic");
       timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
@@ -571,7 +613,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         c.session().tell(new Send(SyncProtocol.syncStep2(diffFor(state, step1.stateVector()))));
       } else if (m instanceof SyncProtocol.AwarenessUpdate aw) {
         // validated by the session; a message from another node's session carries only its bytes
-        presence.apply(msg.connectionId(), aw.entries() != null ? aw.entries() : Presence.validate(aw.update(), presence.limits()));
+        presence.apply(msg.connectionId(), aw.entries() != null ? aw.entries() : Presence.decode(aw.update(), presence.limits()));
         schedulePresenceRelay();
       } else if (m instanceof SyncProtocol.SavedRequest saved) {
         // commands are handled in order and a journal write holds the next ones back until it is done, so

@@ -36,6 +36,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   /** A client message and how many client messages the session coalesced into it. */
   private static final String FROM_CLIENT = "G";
   private static final String ACK = "A";
+  private static final String REJOIN = "RJN";
   // the document API: a node's HTTP route asks the room, wherever it lives
   private static final String READ_UPDATE = "RU";
   private static final String READ_JSON = "RJ";
@@ -67,6 +68,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.Close) return CLOSE;
     if (o instanceof Room.Joined) return JOINED;
     if (o instanceof Room.Ack) return ACK;
+    if (o instanceof Room.Rejoin) return REJOIN;
     if (o instanceof Room.ReadUpdate) return READ_UPDATE;
     if (o instanceof Room.ReadJson) return READ_JSON;
     if (o instanceof Room.ApplyUpdate) return APPLY_UPDATE;
@@ -89,6 +91,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
     else if (o instanceof Room.FromClient f) payload = concat(idAndCount(f.connectionId(), f.coalesced()), clientFrame(f.message()));
     else if (o instanceof Room.Ack) payload = new byte[0];
+    else if (o instanceof Room.Rejoin r) payload = r.stateVector();
     else if (o instanceof Room.ReadUpdate r) {
       dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
       e.writeVarString(refs.toSerializationFormat(r.replyTo()));
@@ -202,6 +205,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
         yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
       }
       case ACK -> Room.Ack.INSTANCE;
+      case REJOIN -> new Room.Rejoin(payload);
       case READ_UPDATE -> {
         dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
         akka.actor.typed.ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());

@@ -50,10 +50,14 @@ import org.slf4j.LoggerFactory;
  * {@code join-retry} until the room answers: in the seconds after a node dies, sharding still
  * routes a room that lived there to the dead node, where the message is lost. The client's
  * messages wait (the window is closed) until the room has answered, then go straight to the
- * incarnation that answered, in order, without passing through sharding's region and shard. That
- * incarnation is watched: if it stops while the connection is open, the connection is closed with
- * 1012, and the client's reconnect brings the room at its new home whatever it lacks. A room that
- * does not answer within {@code join-timeout} gets the connection closed with 1013.
+ * incarnation that answered, in order, without passing through sharding's region and shard. A room
+ * that stops in good order (passivation, rebalance) tells the session to {@link Room.Rejoin}: the
+ * session joins again through sharding, sends the next incarnation what the last one did not
+ * acknowledge, and asks it, for the client, for what the document gained since: the client stays
+ * connected and nothing it sent is lost. A room that stops without telling (its node died) is
+ * watched: the connection is closed with 1012, and the client's reconnect brings the room at its
+ * new home whatever it lacks. A room that does not answer within {@code join-timeout} gets the
+ * connection closed with 1013.
  *
  * <p>Everything a connection needs above the frame layer is this one stage with one actor (the
  * stage actor, which runs on the stream's own actor): per connection that is a few kilobytes and no
@@ -167,6 +171,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
   private static final String CLOSE_TIMEOUT = "close-timeout";
   /** Most updates merged into one room message. */
   private static final int MAX_COALESCED = 1024;
+  /** Most rejoins per connection (a room that keeps stopping as it is joined): past it, 1012. */
+  private static final int MAX_REJOINS = 16;
 
   /** A frame waiting for the client to read it, with its size. */
   private record Queued(Object element, long bytes) {}
@@ -175,15 +181,14 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private final Wire frames = wire.get();
     private final BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks());
     private final Settings.Window window = settings.window();
-    private final Presence.Limits presenceLimits =
-        new Presence.Limits(settings.presence().maxIdsPerConnection(), settings.presence().maxStateBytes());
+    private final Presence.Limits presenceLimits = settings.presenceLimits();
     /** What waits for the client to read it; at most the outbound queue's worth, plus closing frames. */
     private final ArrayDeque<Queued> pending = new ArrayDeque<>();
     private long pendingBytes;
     /** The client's messages waiting for the window (or for the room's answer to the Join), coalesced. */
     private final Inbox inbox = new Inbox(MAX_COALESCED);
-    /** Sizes of the messages sent to the room and not yet acknowledged, oldest first. */
-    private final ArrayDeque<Long> inFlight = new ArrayDeque<>();
+    /** The messages sent to the room and not yet acknowledged, oldest first (sent again after a rejoin). */
+    private final ArrayDeque<Inbox.Batch> inFlight = new ArrayDeque<>();
     private long inFlightBytes;
     private StageActor stageActor;
     private ActorRef<Room.Outbound> self;
@@ -192,6 +197,9 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private ActorRef<Room.Command> room;
     /** The room stopped, closed us, or never answered: nothing more can reach it. */
     private boolean roomGone;
+    /** After a Rejoin: the state vector to ask the next incarnation about for the client (null: nothing to ask). */
+    private byte[] resync;
+    private int rejoins;
     /** The session has sent (or queued) its last frame: nothing more from the room or the client. */
     private boolean closing;
     private long closingSince;
@@ -287,7 +295,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       if (message instanceof SyncProtocol.Ignored) return; // y-protocols ignores unknown message types; so does the room
       if (message instanceof SyncProtocol.AwarenessUpdate a) {
         // limits checked here, on the connection's own thread: an offender is closed (1008) before the room sees it
-        message = new SyncProtocol.AwarenessUpdate(a.update(), Presence.validate(a.update(), presenceLimits));
+        message = new SyncProtocol.AwarenessUpdate(a.update(), Presence.decode(a.update(), presenceLimits));
       }
       inbox.add(message, size);
       dispatch();
@@ -299,7 +307,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
           && (inFlight.isEmpty() || inFlightBytes + inbox.headBytes() <= window.bytes())) {
         Inbox.Batch batch = inbox.poll();
         room.tell(new Room.FromClient(connectionId, batch.message(), batch.coalesced()));
-        inFlight.add(batch.bytes());
+        inFlight.add(batch);
         inFlightBytes += batch.bytes();
       }
     }
@@ -316,13 +324,15 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       if (message instanceof Room.Send send) {
         if (!closing) sendBounded(frames.render(send), send.frame().length);
       } else if (message instanceof Room.Ack) {
-        Long size = inFlight.poll();
-        if (size != null) inFlightBytes -= size;
+        Inbox.Batch acked = inFlight.poll();
+        if (acked != null) inFlightBytes -= acked.bytes();
         dispatch();
         pullIfRoom();
         completeWhenSettled();
       } else if (message instanceof Room.Joined joined) {
         onJoined(joined.room());
+      } else if (message instanceof Room.Rejoin rejoin) {
+        onRejoin(rejoin);
       } else if (message instanceof Room.Close c) {
         roomGone = true; // the room will not take more from this connection
         if (!closing) close(c.code(), c.reason());
@@ -345,12 +355,47 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
         cancelTimer(RETRY);
         cancelTimer(GIVE_UP);
         stageActor.watch(Adapter.toClassic(answered));
+        if (resync != null && !closing) {
+          // after a rejoin: what the document gained since the last incarnation's state, for the client
+          inFlight.addFirst(new Inbox.Batch(new SyncProtocol.SyncStep1(resync), 1, 0));
+        }
+        resync = null;
+        // after a rejoin: what the last incarnation did not acknowledge, again, in order (updates are idempotent)
+        for (Inbox.Batch b : inFlight) room.tell(new Room.FromClient(connectionId, b.message(), b.coalesced()));
         dispatch();
         completeWhenSettled();
       } else if (!answered.equals(room)) {
         // a repeated Join that a second incarnation took, or an answer after we gave up: leave it
         answered.tell(new Room.Leave(connectionId));
       }
+    }
+
+    /** The room is stopping in good order: leave it and join its next incarnation, keeping what it did not acknowledge. */
+    private void onRejoin(Room.Rejoin rejoin) {
+      if (roomGone) return;
+      if (room != null) {
+        room.tell(new Room.Leave(connectionId)); // after everything sent to it: it handles those first
+        stageActor.unwatch(Adapter.toClassic(room));
+        room = null;
+      }
+      if (closing && inbox.isEmpty() && inFlight.isEmpty()) { // nothing left to deliver
+        roomGone = true;
+        completeWhenSettled();
+        return;
+      }
+      if (++rejoins > MAX_REJOINS) {
+        log.warn("room {}: connection {} told to rejoin {} times; closing it with 1012", roomId, connectionId, rejoins);
+        roomGone = true;
+        if (!closing) close(CloseCodes.SERVICE_RESTART, "room moved");
+        completeWhenSettled();
+        return;
+      }
+      log.debug("room {}: connection {} rejoins the room", roomId, connectionId);
+      resync = rejoin.stateVector();
+      sharded.tell(join);
+      Duration retry = settings.sessions().joinRetry();
+      scheduleWithFixedDelay(RETRY, retry, retry);
+      scheduleOnce(GIVE_UP, settings.sessions().joinTimeout());
     }
 
     @Override
@@ -389,7 +434,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private boolean completeWhenSettled() {
       if (!closing) return false;
       boolean wire = wireDone || (frames.finished() == null && pending.isEmpty());
-      boolean settled = roomGone || (inbox.isEmpty() && inFlight.isEmpty() && room != null) || (room == null && inbox.isEmpty());
+      // before any answer nothing is in flight; after a Rejoin what is in flight waits for the next incarnation
+      boolean settled = roomGone || (inbox.isEmpty() && inFlight.isEmpty());
       if (wire && settled) {
         completeStage();
         return true;
@@ -432,8 +478,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private void finish() {
       closing = true;
       closingSince = System.nanoTime();
-      cancelTimer(RETRY);
-      if (room != null) cancelTimer(GIVE_UP); // before an answer, the client's held messages still wait for one
+      // before an answer the client's held messages still wait for one: the Join is repeated (RETRY) until GIVE_UP
       Object finished = frames.finished();
       if (finished != null) send(finished, 0);
       if (frames.tick() != null) scheduleWithFixedDelay(TICK, frames.tickInterval(), frames.tickInterval());

@@ -277,4 +277,40 @@ class PresenceTest {
     p.removeConnection("a");
     assertNull(p.encodeAll());
   }
+
+  @Test
+  void anEchoOfEveryoneInTheRoomIsSkippedNotClosed() {
+    // y-websocket's provider sends back every change it receives: the states of up to everyone in the room
+    Limits roomOfTen = new Limits(4, 1024, 40);
+    Presence p = new Presence(roomOfTen);
+    for (int i = 0; i < 10; i++) p.apply("c" + i, Presence.decode(update(state(100 + i, 1)), roomOfTen));
+    p.flush();
+    Entry[] echo = new Entry[10];
+    for (int i = 0; i < 10; i++) echo[i] = state(100 + i, 1);
+    List<Entry> entries = Presence.decode(update(echo), roomOfTen); // ten ids: more than one connection may control
+    p.apply("c0", entries); // its own id unchanged, nine others' skipped
+    assertEquals(null, p.flush());
+    assertEquals(9, p.skippedForeign());
+    assertEquals(1, p.idsOf("c0"));
+  }
+
+  @Test
+  void aStateThatIsNotJsonIsRefusedWhenItWouldBeStoredNotWhenItIsAnEcho() {
+    Presence p = new Presence(LIMITS);
+    p.apply("a", Presence.decode(update(state(1, 1)), LIMITS));
+    byte[] bad = rawState(1, 5, "{\"unterminated");
+    List<Entry> decoded = Presence.decode(bad, LIMITS); // decoding does not parse states
+    p.apply("b", decoded); // an echo of a's id by b: skipped unparsed
+    assertClose(1008, () -> p.apply("a", decoded)); // a's own id: it would be stored, so it must be JSON
+    assertEquals("{\"n\":1}", new String(java.util.Arrays.copyOfRange(p.encodeAll(), 4, p.encodeAll().length),
+        java.nio.charset.StandardCharsets.UTF_8).trim()); // nothing changed
+  }
+
+  @Test
+  void decodingRefusesMoreEntriesThanARoomCanHoldFromTheHeader() {
+    Limits small = new Limits(4, 1024, 40);
+    Lib0Encoder e = new Lib0Encoder();
+    e.writeVarUint(41);
+    assertClose(1008, () -> Presence.decode(e.toByteArray(), small));
+  }
 }

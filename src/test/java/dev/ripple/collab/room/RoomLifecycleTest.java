@@ -481,4 +481,61 @@ class RoomLifecycleTest {
     assertEquals(Map.of(1L, 5L), join(again, a, "a3"));
     assertEquals(1, backup.loads.get()); // loaded once, at the very first start
   }
+
+  /** Sharding's stop message with nobody connected: the room stops at once. */
+  @Test
+  void stopWithoutConnectionsStopsAtOnce() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    join(room, a, "a");
+    room.tell(new Room.Leave("a"));
+    room.tell(Room.Stop.INSTANCE);
+    a.expectTerminated(room, Duration.ofSeconds(3));
+  }
+
+  /**
+   * Sharding's stop message reaching a room with connections (a Join crossed its passivation, or a
+   * rebalance): each session is told to rejoin with the state vector it was last sent; what they send
+   * before leaving is still journaled and acknowledged; the room stops when the last has left, and
+   * closes nobody.
+   */
+  @Test
+  void stopWithConnectionsTellsThemToRejoinAndHandlesWhatTheySendUntilTheyLeave() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    room.tell(Room.Stop.INSTANCE);
+    Room.Rejoin rejoin = assertInstanceOf(Room.Rejoin.class, next(a));
+    assertEquals(Map.of(1L, 5L), StateVectors.decode(rejoin.stateVector()));
+    assertInstanceOf(Room.Rejoin.class, next(b));
+    room.tell(new Room.FromClient("b", new SyncProtocol.SyncUpdate(WORLD, false))); // sent before b's session got the Rejoin
+    assertArrayEquals(SyncProtocol.update(WORLD), ((Room.Send) next(a)).frame()); // journaled and broadcast
+    b.fishForMessage(Duration.ofSeconds(3), m -> m instanceof Room.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+        : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore());
+    room.tell(new Room.Leave("a"));
+    a.expectNoMessage(QUIET); // still b to wait for
+    room.tell(new Room.Leave("b"));
+    a.expectTerminated(room, Duration.ofSeconds(3));
+    b.expectNoMessage(QUIET); // no 1012: they moved
+    ActorRef<Room.Command> again = spawn();
+    TestProbe<Room.Outbound> c = testKit.createTestProbe();
+    assertEquals(Map.of(1L, 11L), join(again, c, "c")); // the update sent during the stop is in the journal
+  }
+
+  /** Sessions that never leave (their node is gone) hold the stop for rejoin-timeout at most. */
+  @Test
+  void stopWaitsForConnectionsAtMostTheRejoinTimeout() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    join(room, a, "a");
+    room.tell(Room.Stop.INSTANCE);
+    assertInstanceOf(Room.Rejoin.class, next(a));
+    advance(SETTINGS.sessions().rejoinTimeout().minusMillis(100));
+    a.expectNoMessage(QUIET);
+    advance(Duration.ofMillis(200));
+    a.expectTerminated(room, Duration.ofSeconds(3));
+  }
 }

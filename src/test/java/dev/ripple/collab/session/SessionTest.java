@@ -1,5 +1,6 @@
 package dev.ripple.collab.session;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -94,6 +95,70 @@ class SessionTest {
     roomIncarnation.stop(); // its node left, or it moved
     Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
     assertEquals(CloseCodes.SERVICE_RESTART, close.code());
+  }
+
+  /**
+   * A room that stops in good order tells its sessions to rejoin: the session leaves it, joins
+   * through sharding again, asks the next incarnation for what the document gained since the state
+   * vector it was told, and sends there what the first did not acknowledge. The client stays connected.
+   */
+  @Test
+  void aRoomThatStopsInGoodOrderIsRejoinedWithWhatItDidNotAcknowledge() throws Exception {
+    TestProbe<Room.Command> sharded = testKit.createTestProbe();
+    var pair = Source.<Object>queue(64, akka.stream.OverflowStrategy.fail())
+        .via(Session.flow(settings(Map.of()), new SessionRegistry(), sharded.ref(), "doc-1", "mover", false))
+        .toMat(Sink.queue(8), Keep.both())
+        .run(testKit.system());
+    Room.Join join = sharded.expectMessageClass(Room.Join.class);
+    TestProbe<Room.Command> first = testKit.createTestProbe();
+    join.session().tell(new Room.Joined(first.ref()));
+    pair.first().offer(SyncProtocol.update(typed(0)));
+    Room.FromClient acked = first.expectMessageClass(Room.FromClient.class);
+    join.session().tell(Room.Ack.INSTANCE);
+    pair.first().offer(SyncProtocol.update(typed(1)));
+    Room.FromClient unacked = first.expectMessageClass(Room.FromClient.class);
+    byte[] stateVector = new byte[] {1, 7, 1};
+    join.session().tell(new Room.Rejoin(stateVector)); // the first incarnation stops without acknowledging typed(1)
+    assertEquals("mover", first.expectMessageClass(Room.Leave.class).connectionId());
+    assertEquals(join, sharded.expectMessageClass(Room.Join.class)); // the same Join, through sharding
+    TestProbe<Room.Command> next = testKit.createTestProbe();
+    join.session().tell(new Room.Joined(next.ref()));
+    Room.FromClient ask = next.expectMessageClass(Room.FromClient.class);
+    assertArrayEquals(stateVector, assertInstanceOf(SyncProtocol.SyncStep1.class, ask.message()).stateVector());
+    Room.FromClient again = next.expectMessageClass(Room.FromClient.class);
+    assertEquals(unacked, again);
+    assertTrue(!again.equals(acked));
+    first.stop(); // the old incarnation's end is no reason to close: the session has moved
+    join.session().tell(new Room.Send(new byte[] {0, 1, 0})); // the next incarnation's answer reaches the client
+    Room.Outbound out = pair.second().pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
+    assertInstanceOf(Room.Send.class, out);
+    next.expectNoMessage(java.time.Duration.ofMillis(200)); // no Leave: still connected
+    pair.second().cancel();
+  }
+
+  /** A client that closed with an update unacknowledged, as its room stops: the update reaches the next incarnation, then the Leave. */
+  @Test
+  void anUpdateSentJustBeforeClosingFollowsTheRoomToItsNextIncarnation() throws Exception {
+    TestProbe<Room.Command> sharded = testKit.createTestProbe();
+    var queue = Source.<Object>queue(64, akka.stream.OverflowStrategy.fail())
+        .via(Session.flow(settings(Map.of()), new SessionRegistry(), sharded.ref(), "doc-1", "short", false))
+        .toMat(Sink.ignore(), Keep.left())
+        .run(testKit.system());
+    Room.Join join = sharded.expectMessageClass(Room.Join.class);
+    TestProbe<Room.Command> first = testKit.createTestProbe();
+    join.session().tell(new Room.Joined(first.ref()));
+    queue.offer(SyncProtocol.update(typed(0)));
+    queue.complete(); // the tab closed right after typing
+    Room.FromClient sent = first.expectMessageClass(Room.FromClient.class);
+    join.session().tell(new Room.Rejoin(new byte[] {0}));
+    first.expectMessageClass(Room.Leave.class);
+    sharded.expectMessageClass(Room.Join.class);
+    TestProbe<Room.Command> next = testKit.createTestProbe();
+    join.session().tell(new Room.Joined(next.ref()));
+    assertEquals(sent, next.expectMessageClass(Room.FromClient.class)); // no sync request: nobody to answer
+    next.expectNoMessage(java.time.Duration.ofMillis(200)); // the session waits for the acknowledgement
+    join.session().tell(Room.Ack.INSTANCE);
+    assertEquals("short", next.expectMessageClass(Room.Leave.class).connectionId());
   }
 
   @Test
