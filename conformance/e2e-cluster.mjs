@@ -147,6 +147,9 @@ const scenarios = {
     const disconnects = [0, 0]
     pa.on('status', (e) => { if (e.status === 'disconnected') disconnects[0]++ })
     pb.on('status', (e) => { if (e.status === 'disconnected') disconnects[1]++ })
+    const closes = []
+    for (const p of [pa, pb]) p.on('connection-close', (e) => closes.push({ code: e && e.code, reason: e && String(e.reason), at: Date.now() - t0 }))
+    const t0 = Date.now()
     // the test writes 'moved' to stdin once the node hosting the room has left
     let moved = false
     process.stdin.on('data', (d) => { if (String(d).includes('moved')) moved = true })
@@ -168,10 +171,11 @@ const scenarios = {
     const c = new Y.Doc()
     const pc = pk(portC, room, c)
     const fresh = (await synced(pc)) && (await until(() => complete(c)))
+    const kept = [...disconnects] // before destroy(), which disconnects them
     pa.destroy(); pb.destroy(); pc.destroy()
     // the room moved under its connections: they stayed open (no close, no reconnect) and lost nothing
-    done(socket.close === null && disconnects.every((n) => n === 0) && converged && fresh,
-      { close: socket.close, disconnects, typed, seen: [a.getMap('typed').size, b.getMap('typed').size, c.getMap('typed').size],
+    done(socket.close === null && kept.every((n) => n === 0) && converged && fresh,
+      { close: socket.close, disconnects: kept, closes, typed, seen: [a.getMap('typed').size, b.getMap('typed').size, c.getMap('typed').size],
         a: a.getText('text').toString(), fresh: c.getText('text').toString() })
   }
 }

@@ -679,7 +679,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       closeConnection(connectionId, c, CloseCodes.POLICY_VIOLATION, e.getMessage());
       return Effect().none();
     }
-    if (prepared.isEmpty()) { // e.g. a client's sync step 2 with nothing new: no journal entry
+    if (prepared.isEmpty() || prepared.isRedundant()) {
+      // nothing new (a client's sync step 2, an update sent again after a rejoin, an echo): no journal entry,
+      // no broadcast (everyone has it: it was journaled and broadcast when it was new)
       c.session().tell(Ack.INSTANCE);
       return Effect().none();
     }
@@ -769,7 +771,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       c.replyTo().tell(new UpdateRefused(400, "malformed_update", e.getMessage()));
       return Effect().none();
     }
-    if (prepared.isEmpty()) {
+    if (prepared.isEmpty() || prepared.isRedundant()) { // already in the document: nothing to journal
       c.replyTo().tell(new UpdateJournaled(state.updates));
       return Effect().none();
     }

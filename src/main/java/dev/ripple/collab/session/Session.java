@@ -200,6 +200,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     /** After a Rejoin: the state vector to ask the next incarnation about for the client (null: nothing to ask). */
     private byte[] resync;
     private int rejoins;
+    /** The room closed the connection (a message it refused, the room full, the server stopping): its code and reason. */
+    private String closedByRoom;
     /** The session has sent (or queued) its last frame: nothing more from the room or the client. */
     private boolean closing;
     private long closingSince;
@@ -259,9 +261,12 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     public void postStop() {
       if (self == null) return; // never started
       registry.remove(roomId, self);
-      if (!inbox.isEmpty() || !inFlight.isEmpty()) {
+      if (closedByRoom == null && (!inbox.isEmpty() || !inFlight.isEmpty())) {
         log.warn("room {}: connection {} ended with {} client messages the room did not acknowledge ({})", roomId, connectionId,
             inbox.size() + inFlight.size(), roomGone ? "the room is gone; the client resyncs when it reconnects" : "timed out");
+      } else if (!inbox.isEmpty() || !inFlight.isEmpty()) {
+        log.debug("room {}: connection {} closed by the room ({}) with {} client messages after the one it refused", roomId,
+            connectionId, closedByRoom, inbox.size() + inFlight.size());
       }
       // leave the incarnation that answered; before an answer, leave through sharding, in case a
       // Join reached the room after all
@@ -335,6 +340,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
         onRejoin(rejoin);
       } else if (message instanceof Room.Close c) {
         roomGone = true; // the room will not take more from this connection
+        closedByRoom = c.code() + " " + c.reason();
         if (!closing) close(c.code(), c.reason());
         completeWhenSettled();
       } else if (message instanceof Terminated t) {

@@ -89,6 +89,32 @@ public final class YDoc {
       }
       return decoded.deleteSet().isEmpty();
     }
+
+    /**
+     * Applying it changes nothing: every struct is already integrated (each client's last one ends at or
+     * below the document's state) and everything it deletes is already deleted. A resent or echoed
+     * update is such: it need not be journaled or broadcast again.
+     */
+    public boolean isRedundant() {
+      for (UpdateReader.ClientStructs b : decoded.blocks()) {
+        if (b.refs.isEmpty()) continue;
+        Struct last = b.refs.get(b.refs.size() - 1);
+        if (last.clock + last.length > doc.store.getState(b.client)) return false;
+      }
+      for (Map.Entry<Long, List<DeleteSet.Range>> e : decoded.deleteSet().ranges().entrySet()) {
+        ArrayList<Struct> structs = doc.store.structs(e.getKey());
+        for (DeleteSet.Range r : e.getValue()) {
+          if (r.len() == 0) continue;
+          if (structs == null || r.clock() + r.len() > doc.store.getState(e.getKey())) return false;
+          for (int i = StructStore.findIndex(structs, r.clock()); i < structs.size(); i++) {
+            Struct st = structs.get(i);
+            if (st.clock >= r.clock() + r.len()) break;
+            if (!st.deleted()) return false;
+          }
+        }
+      }
+      return true;
+    }
   }
 
   /** Decodes and validates {@code update} (format, pending cap) without changing anything. */
