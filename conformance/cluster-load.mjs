@@ -2,7 +2,8 @@
 // that drives this script kills or restarts nodes. Used by the process-level cluster tests.
 //
 // Usage: node cluster-load.mjs <nodes> <prefix> <rooms> <clientsPerRoom> <intervalMs>
-//   nodes: "httpPort,httpPort,..." of the cluster's nodes on 127.0.0.1
+//   nodes: "httpPort,httpPort,..." of the cluster's nodes on 127.0.0.1, or "lb=host:port" for a load
+//          balancer that is already in front of them (nginx of docker-compose.yml): no balancer here then
 //
 // The load balancer is in this process: a TCP proxy on an ephemeral 127.0.0.1 port that sends each
 // new connection to the next node (round robin) among those whose GET /ready answered 200 at the
@@ -31,7 +32,8 @@ import * as Y from 'yjs'
 import { sleep, until, partyKit, websocket } from './clients.mjs'
 
 const [, , nodesArg, prefix = 'load', roomsArg = '12', perRoomArg = '3', intervalArg = '400'] = process.argv
-const ports = String(nodesArg || '').split(',').map(Number).filter((p) => p > 0)
+const externalLb = String(nodesArg || '').startsWith('lb=') ? String(nodesArg).slice(3) : null
+const ports = externalLb ? [] : String(nodesArg || '').split(',').map(Number).filter((p) => p > 0)
 const ROOMS = Number(roomsArg)
 const PER_ROOM = Number(perRoomArg)
 const INTERVAL_MS = Number(intervalArg)
@@ -50,8 +52,8 @@ const finish = (ok, detail) => {
   emit('result', { ok, ...detail })
   process.exit(ok ? 0 : 1)
 }
-if (ports.length === 0 || !(ROOMS > 0) || !(PER_ROOM >= 2) || !(INTERVAL_MS > 0)) {
-  finish(false, { reason: 'usage: node cluster-load.mjs <httpPort,...> <prefix> <rooms> <clientsPerRoom >= 2> <intervalMs>' })
+if ((ports.length === 0 && !externalLb) || !(ROOMS > 0) || !(PER_ROOM >= 2) || !(INTERVAL_MS > 0)) {
+  finish(false, { reason: 'usage: node cluster-load.mjs <httpPort,...|lb=host:port> <prefix> <rooms> <clientsPerRoom >= 2> <intervalMs>' })
 }
 setTimeout(() => finish(false, { reason: `not finished within ${MAX_RUN_MS} ms` }), MAX_RUN_MS).unref()
 
@@ -66,9 +68,10 @@ const checkHealth = () => Promise.all(ports.map((p) => new Promise((resolve) => 
   req.on('timeout', () => req.destroy(new Error('timeout')))
   req.on('error', () => { ready.set(p, false); resolve() })
 })))
-await checkHealth()
-const health = setInterval(checkHealth, 250)
-health.unref()
+if (!externalLb) {
+  await checkHealth()
+  setInterval(checkHealth, 250).unref()
+}
 
 let next = 0
 const lbStats = { connections: 0, refused: 0, perNode: Object.fromEntries(ports.map((p) => [p, 0])) }
@@ -98,9 +101,14 @@ const proxy = net.createServer((client) => {
   }
   attempt(0)
 })
-await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-const lb = `127.0.0.1:${proxy.address().port}`
-log('load balancer', lb, 'in front of', ports.join(','))
+let lb = externalLb
+if (externalLb) {
+  log('clients connect through the load balancer at', lb)
+} else {
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  lb = `127.0.0.1:${proxy.address().port}`
+  log('load balancer', lb, 'in front of', ports.join(','))
+}
 
 // ---- clients ------------------------------------------------------------------------------------
 const rooms = Array.from({ length: ROOMS }, (_, i) => `${prefix}-${i}`)
@@ -233,6 +241,6 @@ async function end () {
     disconnects: clients.reduce((a, c) => a + c.disconnects, 0),
     closeCodes,
     probes: { rooms: probes.length, ms: servedTimes(probes), unserved: probes.filter((p) => p.ms === null).map((p) => p.room) },
-    loadBalancer: lbStats
+    loadBalancer: externalLb ? { external: externalLb } : lbStats
   })
 }

@@ -13,6 +13,8 @@
 //   large <portA> <portB> <room>               a 2 MB update (y-pk-batch chunks) written via node A reaches
 //                                              a client on node B, and a newcomer on B syncs the whole room:
 //                                              at least one of the two hops crosses nodes
+//   digest <port> <room,room,...>              a fresh client per room prints a digest of its content (text,
+//                                              map, the arrays "log" and "list"): equal digests, equal documents
 //   moved <portB> <portC> <room>               raw socket + providers on node B; prints "ready"; one
 //                                              provider types while the node hosting the room leaves
 //                                              (stdin says 'moved' when it has): no socket closes, no
@@ -20,6 +22,7 @@
 //                                              client on node C reads it all
 import * as Y from 'yjs'
 import WebSocket from 'ws'
+import { createHash } from 'node:crypto'
 import { sleep, until, partyKit, websocket, synced, reporter, editAndConverge, newDocs } from './clients.mjs'
 
 const [, , scenario, ...args] = process.argv
@@ -98,6 +101,24 @@ const scenarios = {
     }
     const wrong = (await Promise.all(Array.from({ length: count }, (_, i) => read(i)))).filter((x) => x)
     done(wrong.length === 0, { rooms: count, wrong })
+  },
+
+  async digest () {
+    const [port, list] = args
+    const rooms = String(list || '').split(',').filter((r) => r)
+    const read = async (room) => {
+      const d = new Y.Doc()
+      const p = yws(port, room, d)
+      const ok = await synced(p, 30000)
+      p.destroy()
+      if (!ok) return [room, null]
+      const view = JSON.stringify([d.getText('text').toString(), d.getArray('log').toJSON(), d.getArray('list').toJSON(),
+        Object.entries(d.getMap('map').toJSON()).sort(([a], [b]) => a.localeCompare(b))])
+      return [room, { sha256: createHash('sha256').update(view).digest('hex'), text: d.getText('text').length, log: d.getArray('log').length }]
+    }
+    const digests = Object.fromEntries(await Promise.all(rooms.map(read)))
+    const unsynced = rooms.filter((r) => digests[r] === null)
+    done(rooms.length > 0 && unsynced.length === 0, { rooms: rooms.length, unsynced, digests })
   },
 
   async large () {

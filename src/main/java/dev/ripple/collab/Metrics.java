@@ -1,27 +1,55 @@
 package dev.ripple.collab;
 
+import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.cluster.MemberStatus;
+import akka.cluster.sharding.typed.GetShardRegionState;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
- * The node's counters, rendered in Prometheus text format at {@code /metrics}: rooms, connections,
- * updates and bytes, journal write latency, backup saves and their latency, fan-out latency. One
- * per ActorSystem (an Akka extension), so several nodes in one JVM (tests) keep apart.
+ * The node's metrics, served at {@code /metrics} in Prometheus text format through the Prometheus
+ * Java client: rooms, connections, updates and bytes, journal write latency, backup saves and their
+ * latency, fan-out latency (the {@code ripple_*} names operators already scrape), this node's view of
+ * the cluster and the shards it hosts, and the client's JVM and process metrics. One per ActorSystem
+ * (an Akka extension, with its own registry), so several nodes in one JVM (tests) keep apart.
+ *
+ * <p>The counting stays on plain atomics that rooms and sessions update; the registry reads them
+ * when scraped.
  */
 public final class Metrics implements Extension {
   public static final ExtensionId<Metrics> ID = new ExtensionId<>() {
     @Override
     public Metrics createExtension(ActorSystem<?> system) {
-      return new Metrics();
+      return new Metrics(system);
     }
   };
 
   public static Metrics get(ActorSystem<?> system) {
     return system.registerExtension(ID);
   }
+
+  /** Prometheus text exposition format 0.0.4, what {@link #render()} writes. */
+  public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
 
   public final AtomicLong roomsActive = new AtomicLong();
   public final AtomicLong connections = new AtomicLong();
@@ -40,84 +68,156 @@ public final class Metrics implements Extension {
   public final LongAdder backupLoads = new LongAdder();
   public final LongAdder connectionsClosedByServer = new LongAdder();
   /** Time from receiving an update to its journal write being confirmed. */
-  public final Histogram journalWriteSeconds = new Histogram();
+  public final Histogram journalWriteSeconds;
   /** Time from receiving an update to handing its frame to every other connection (after the journal). */
-  public final Histogram fanOutSeconds = new Histogram();
-  public final Histogram backupSaveSeconds = new Histogram();
+  public final Histogram fanOutSeconds;
+  public final Histogram backupSaveSeconds;
 
-  /** A latency histogram with fixed buckets (seconds), Prometheus style. */
+  private final ActorSystem<?> system;
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  /** Shards and rooms this node's shard region reported at the last {@link #refreshSharding}; -1 before. */
+  private volatile long shards = -1;
+  private volatile long shardRooms = -1;
+
+  private Metrics(ActorSystem<?> system) {
+    this.system = system;
+    gauge("ripple_rooms_active", "Rooms running on this node.", roomsActive::get);
+    gauge("ripple_connections", "Open WebSocket connections on this node.", connections::get);
+    counter("ripple_updates_applied_total", "Client updates journaled and applied.", updatesApplied::sum);
+    counter("ripple_update_bytes_total", "Bytes of client updates journaled.", updateBytes::sum);
+    counter("ripple_journal_writes_total", "Journal writes of client updates (coalesced updates share one).", journalWrites::sum);
+    counter("ripple_messages_dropped_total", "Room and session messages dropped by the system (dead letters, full queues).",
+        messagesDropped::sum);
+    counter("ripple_client_messages_dropped_total", "Client messages to a room dropped by the system (a WARN line each).",
+        clientMessagesDropped::sum);
+    counter("ripple_connections_refused_total", "Upgrades refused because the room was full.", connectionsRefused::sum);
+    registry.register(CounterWithCallback.builder().name("ripple_backup_saves_total").help("Backup saves by result.")
+        .labelNames("result")
+        .callback(c -> {
+          c.call(backupSavesOk.sum(), "ok");
+          c.call(backupSavesFailed.sum(), "failed");
+        }).build());
+    counter("ripple_backup_loads_total", "Cold-start backup loads.", backupLoads::sum);
+    counter("ripple_connections_closed_by_server_total", "Connections the server closed (bad input, slow, moved).",
+        connectionsClosedByServer::sum);
+    journalWriteSeconds = new Histogram(registry, "ripple_journal_write_seconds", "From receiving an update to its journal write.");
+    fanOutSeconds = new Histogram(registry, "ripple_fanout_seconds", "From receiving an update to sending it to the room's other connections.");
+    backupSaveSeconds = new Histogram(registry, "ripple_backup_save_seconds", "Duration of backup saves.");
+
+    // this node's view of the cluster (every mode runs a cluster, of one in single mode)
+    registry.register(GaugeWithCallback.builder().name("ripple_cluster_members")
+        .help("Cluster members by status, as this node sees them.").labelNames("status")
+        .callback(g -> {
+          akka.cluster.Cluster cluster = classicCluster();
+          if (cluster == null) return;
+          java.util.Map<String, Integer> byStatus = new java.util.TreeMap<>();
+          for (String s : MEMBER_STATUSES) byStatus.put(s, 0);
+          cluster.state().getMembers().forEach(m -> byStatus.merge(status(m.status()), 1, Integer::sum));
+          byStatus.forEach((s, n) -> g.call(n, s));
+        }).build());
+    registry.register(GaugeWithCallback.builder().name("ripple_cluster_unreachable_members")
+        .help("Members this node's failure detector considers unreachable.")
+        .callback(g -> {
+          akka.cluster.Cluster cluster = classicCluster();
+          if (cluster != null) g.call(cluster.state().getUnreachable().size());
+        }).build());
+    registry.register(GaugeWithCallback.builder().name("ripple_cluster_leader")
+        .help("1 if this node is the cluster's leader, else 0.")
+        .callback(g -> {
+          akka.cluster.Cluster cluster = classicCluster();
+          if (cluster != null) g.call(cluster.selfAddress().equals(cluster.state().getLeader()) ? 1 : 0);
+        }).build());
+    registry.register(GaugeWithCallback.builder().name("ripple_cluster_self_up")
+        .help("1 while this node is Up in the cluster, else 0.")
+        .callback(g -> {
+          akka.cluster.Cluster cluster = classicCluster();
+          if (cluster != null) g.call(cluster.selfMember().status() == MemberStatus.up() ? 1 : 0);
+        }).build());
+    gauge("ripple_shards", "Room shards hosted on this node (from its shard region, as of this scrape).", () -> shards);
+    gauge("ripple_shard_rooms", "Rooms in the shards hosted on this node (from its shard region, as of this scrape).", () -> shardRooms);
+
+    JvmMetrics.builder().register(registry); // jvm_* and process_* (CPU, memory, open files, GC, threads)
+  }
+
+  private static final String[] MEMBER_STATUSES = {"joining", "weakly_up", "up", "leaving", "exiting", "down", "removed"};
+
+  private static String status(MemberStatus s) {
+    // Up, WeaklyUp, ... as Prometheus-style label values: up, weakly_up, ...
+    return s.toString().replaceAll("([a-z])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
+  }
+
+  /** The classic Cluster extension, or null where the system has no cluster (unit tests on a local provider). */
+  private akka.cluster.Cluster classicCluster() {
+    akka.actor.ActorSystem classic = akka.actor.typed.javadsl.Adapter.toClassic(system);
+    if (!(((akka.actor.ExtendedActorSystem) classic).provider() instanceof akka.cluster.ClusterActorRefProvider)) return null;
+    return akka.cluster.Cluster.get(classic);
+  }
+
+  private void gauge(String name, String help, LongSupplier value) {
+    registry.register(GaugeWithCallback.builder().name(name).help(help).callback(g -> {
+      long v = value.getAsLong();
+      if (v >= 0) g.call(v);
+    }).build());
+  }
+
+  private void counter(String name, String help, LongSupplier value) {
+    registry.register(CounterWithCallback.builder().name(name).help(help).callback(c -> c.call(value.getAsLong())).build());
+  }
+
+  /**
+   * Asks this node's shard region of {@code typeKey} which shards and entities it hosts, for
+   * {@code ripple_shards} and {@code ripple_shard_rooms}; completes (without failing) once it
+   * answered or {@code timeout} passed, when the gauges keep their previous values.
+   */
+  public CompletionStage<Void> refreshSharding(EntityTypeKey<?> typeKey, Duration timeout) {
+    CompletionStage<akka.cluster.sharding.ShardRegion.CurrentShardRegionState> asked;
+    try {
+      ActorRef<akka.cluster.sharding.typed.ClusterShardingQuery> query = ClusterSharding.get(system).shardState();
+      asked = AskPattern.ask(query, (ActorRef<akka.cluster.sharding.ShardRegion.CurrentShardRegionState> replyTo)
+          -> new GetShardRegionState(typeKey, replyTo), timeout, system.scheduler());
+    } catch (RuntimeException noSharding) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return asked.handle((state, failure) -> {
+      if (state != null) {
+        shards = state.getShards().size();
+        shardRooms = state.getShards().stream().mapToLong(s -> s.getEntityIds().size()).sum();
+      }
+      return null;
+    });
+  }
+
+  /** Every metric of this node in Prometheus text exposition format 0.0.4 ({@link #CONTENT_TYPE}). */
+  public String render() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(16384);
+    try {
+      writer.write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // a ByteArrayOutputStream does not throw
+    }
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  /** A latency histogram in seconds with fixed (classic) buckets, registered under its name. */
   public static final class Histogram {
     static final double[] BUCKETS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-    final LongAdder[] counts = new LongAdder[BUCKETS.length];
-    final LongAdder count = new LongAdder();
-    final java.util.concurrent.atomic.DoubleAdder sum = new java.util.concurrent.atomic.DoubleAdder();
+    private final io.prometheus.metrics.core.metrics.Histogram histogram;
+    private final LongAdder count = new LongAdder();
 
-    Histogram() {
-      for (int i = 0; i < counts.length; i++) counts[i] = new LongAdder();
+    Histogram(PrometheusRegistry registry, String name, String help) {
+      histogram = io.prometheus.metrics.core.metrics.Histogram.builder().name(name).help(help)
+          .classicOnly().classicUpperBounds(BUCKETS).build();
+      registry.register(histogram);
     }
 
     public void observeNanos(long nanos) {
-      double s = nanos / 1e9;
-      for (int i = 0; i < BUCKETS.length; i++) {
-        if (s <= BUCKETS[i]) {
-          counts[i].increment();
-          break;
-        }
-      }
+      histogram.observe(nanos / 1e9);
       count.increment();
-      sum.add(s);
     }
 
     public long count() {
       return count.sum();
     }
-
-    void render(StringBuilder out, String name, String help) {
-      out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-      out.append("# TYPE ").append(name).append(" histogram\n");
-      long cumulative = 0;
-      for (int i = 0; i < BUCKETS.length; i++) {
-        cumulative += counts[i].sum();
-        out.append(name).append("_bucket{le=\"").append(BUCKETS[i]).append("\"} ").append(cumulative).append('\n');
-      }
-      out.append(name).append("_bucket{le=\"+Inf\"} ").append(count.sum()).append('\n');
-      out.append(name).append("_sum ").append(sum.sum()).append('\n');
-      out.append(name).append("_count ").append(count.sum()).append('\n');
-    }
-  }
-
-  private static void gauge(StringBuilder out, String name, String help, long value) {
-    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-    out.append("# TYPE ").append(name).append(" gauge\n").append(name).append(' ').append(value).append('\n');
-  }
-
-  private static void counter(StringBuilder out, String name, String help, long value) {
-    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-    out.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(value).append('\n');
-  }
-
-  /** Prometheus text exposition format 0.0.4. */
-  public String render() {
-    StringBuilder out = new StringBuilder(2048);
-    gauge(out, "ripple_rooms_active", "Rooms running on this node.", roomsActive.get());
-    gauge(out, "ripple_connections", "Open WebSocket connections on this node.", connections.get());
-    counter(out, "ripple_updates_applied_total", "Client updates journaled and applied.", updatesApplied.sum());
-    counter(out, "ripple_update_bytes_total", "Bytes of client updates journaled.", updateBytes.sum());
-    counter(out, "ripple_journal_writes_total", "Journal writes of client updates (coalesced updates share one).", journalWrites.sum());
-    counter(out, "ripple_messages_dropped_total", "Room and session messages dropped by the system (dead letters, full queues).",
-        messagesDropped.sum());
-    counter(out, "ripple_client_messages_dropped_total", "Client messages to a room dropped by the system (a WARN line each).",
-        clientMessagesDropped.sum());
-    counter(out, "ripple_connections_refused_total", "Upgrades refused because the room was full.", connectionsRefused.sum());
-    out.append("# HELP ripple_backup_saves_total Backup saves by result.\n# TYPE ripple_backup_saves_total counter\n");
-    out.append("ripple_backup_saves_total{result=\"ok\"} ").append(backupSavesOk.sum()).append('\n');
-    out.append("ripple_backup_saves_total{result=\"failed\"} ").append(backupSavesFailed.sum()).append('\n');
-    counter(out, "ripple_backup_loads_total", "Cold-start backup loads.", backupLoads.sum());
-    counter(out, "ripple_connections_closed_by_server_total", "Connections the server closed (bad input, slow, moved).",
-        connectionsClosedByServer.sum());
-    journalWriteSeconds.render(out, "ripple_journal_write_seconds", "From receiving an update to its journal write.");
-    fanOutSeconds.render(out, "ripple_fanout_seconds", "From receiving an update to sending it to the room's other connections.");
-    backupSaveSeconds.render(out, "ripple_backup_save_seconds", "Duration of backup saves.");
-    return out.toString();
   }
 }

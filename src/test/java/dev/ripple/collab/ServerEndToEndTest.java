@@ -138,11 +138,24 @@ class ServerEndToEndTest {
     assertEquals(200, r.statusCode());
     assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/plain"), r.headers().toString());
     String body = r.body();
-    assertTrue(body.contains("ripple_updates_applied_total 1\n"), body);
-    assertTrue(body.contains("ripple_journal_write_seconds_count 1\n"), body);
-    assertTrue(body.contains("ripple_fanout_seconds_count 1\n"), body);
+    assertEquals(1, sample(body, "ripple_updates_applied_total"), body);
+    assertEquals(1, sample(body, "ripple_journal_write_seconds_count"), body);
+    assertEquals(1, sample(body, "ripple_fanout_seconds_count"), body);
     assertTrue(body.contains("# TYPE ripple_connections gauge"), body);
-    assertTrue(body.contains("ripple_rooms_active 1\n"), body);
+    assertEquals(1, sample(body, "ripple_rooms_active"), body);
+    // the cluster of one, the shard of the room, and the JVM and process metrics of the Prometheus client
+    assertEquals(1, sample(body, "ripple_cluster_members{status=\"up\"}"), body);
+    assertEquals(1, sample(body, "ripple_shards"), body);
+    assertTrue(sample(body, "process_cpu_seconds_total") > 0, body);
+    assertTrue(sample(body, "jvm_threads_current") > 0, body);
+  }
+
+  /** The value of one sample (name with its labels, as written) in Prometheus text format; NaN if absent. */
+  static double sample(String body, String nameAndLabels) {
+    for (String line : body.split("\n")) {
+      if (line.startsWith(nameAndLabels + " ")) return Double.parseDouble(line.substring(nameAndLabels.length() + 1).trim());
+    }
+    return Double.NaN;
   }
 
   @Test
@@ -159,12 +172,12 @@ class ServerEndToEndTest {
     ws.sendClose(1000, "bye").get(10, java.util.concurrent.TimeUnit.SECONDS);
     assertEquals(1000, closed.get(5, java.util.concurrent.TimeUnit.SECONDS), "the server answers the close frame");
     String metrics = "";
-    for (int i = 0; i < 50 && !metrics.contains("ripple_connections 0\n"); i++) {
+    for (int i = 0; i < 50 && sample(metrics, "ripple_connections") != 0; i++) {
       Thread.sleep(100);
       metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
     }
-    assertTrue(metrics.contains("ripple_connections 0\n"), metrics);
+    assertEquals(0, sample(metrics, "ripple_connections"), metrics);
   }
 
   @Test

@@ -89,10 +89,12 @@ public final class Routes extends AllDirectives {
     akka.management.javadsl.HealthChecks checks = new akka.management.javadsl.HealthChecks(
         (akka.actor.ExtendedActorSystem) akka.actor.typed.javadsl.Adapter.toClassic(system),
         akka.management.HealthCheckSettings.create(system.settings().config().getConfig("akka.management.health-checks")));
-    dev.ripple.collab.Metrics metrics = dev.ripple.collab.Metrics.get(system);
+    akka.http.javadsl.model.ContentType.NonBinary metricsType =
+        (akka.http.javadsl.model.ContentType.NonBinary) ContentTypes.parse(dev.ripple.collab.Metrics.CONTENT_TYPE);
     return concat(
-        path("metrics", () -> complete(HttpEntities.create(
-            (akka.http.javadsl.model.ContentType.NonBinary) akka.http.javadsl.model.ContentTypes.parse("text/plain; version=0.0.4; charset=utf-8"), metrics.render()))),
+        // the shard gauges are refreshed (asked of this node's shard region, 2 s at most) before each scrape
+        path("metrics", () -> onSuccess(metrics.refreshSharding(Room.ENTITY_TYPE_KEY, java.time.Duration.ofSeconds(2)),
+            refreshed -> complete(HttpEntities.create(metricsType, metrics.render())))),
         path("alive", () -> onSuccess(checks.alive(), ok -> ok ? complete("OK") : complete(StatusCodes.SERVICE_UNAVAILABLE, "not alive"))),
         path("ready", () -> onSuccess(checks.readyResult(), r -> r.isSuccess() ? complete("OK")
             : complete(StatusCodes.SERVICE_UNAVAILABLE, "not ready: " + r.failure().orElse("")))));
