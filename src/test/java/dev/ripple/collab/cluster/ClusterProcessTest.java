@@ -12,10 +12,7 @@ import dev.ripple.collab.Main;
 import dev.ripple.collab.NodeProcess;
 import dev.ripple.collab.cluster.ProcessCluster.Node;
 import dev.ripple.collab.room.Room;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,14 +21,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -72,7 +65,7 @@ class ClusterProcessTest {
   @Test
   @Order(1)
   void killNineOfOneNodeUnderLoadLosesNothingAndItsRoomsAreServedAgain() throws Exception {
-    try (Load load = Load.start(cluster, "doc-failover")) {
+    try (ClusterLoad load = load(cluster, "doc-failover")) {
       JsonNode ready = load.await("ready", Duration.ofSeconds(120));
       Thread.sleep(3000);
       // the oldest node: it also runs the shard coordinator, the hardest node to lose
@@ -108,7 +101,7 @@ class ClusterProcessTest {
   @Order(2)
   void rollingRestartOfEveryNodeUnderLoadLosesNothing() throws Exception {
     for (Node n : cluster.nodes()) cluster.awaitReady(n, Duration.ofSeconds(120));
-    try (Load load = Load.start(cluster, "doc-rolling")) {
+    try (ClusterLoad load = load(cluster, "doc-rolling")) {
       load.await("ready", Duration.ofSeconds(120));
       for (Node n : cluster.nodes()) {
         Thread.sleep(2000);
@@ -160,80 +153,7 @@ class ClusterProcessTest {
     return rooms.stream().filter(r -> shards.contains(extractor.shardId(r))).toList();
   }
 
-  /** conformance/cluster-load.mjs, driven through its stdin and read through its stdout (one JSON object per line). */
-  private static final class Load implements AutoCloseable {
-    private final Process process;
-    private final String prefix;
-    private final BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>();
-    private final Path log;
-
-    private Load(Process process, String prefix, Path log) {
-      this.process = process;
-      this.prefix = prefix;
-      this.log = log;
-      Thread reader = new Thread(() -> {
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = in.readLine()) != null; ) {
-            Files.writeString(log, "stdout: " + line + "\n", java.nio.file.StandardOpenOption.APPEND);
-            try {
-              events.add(JSON.readTree(line));
-            } catch (IOException notJson) {
-              // only JSON lines are events
-            }
-          }
-        } catch (IOException ignored) {
-          // the process ended
-        }
-      }, "cluster-load-stdout");
-      reader.setDaemon(true);
-      reader.start();
-    }
-
-    static Load start(ProcessCluster cluster, String prefix) throws IOException {
-      Path log = cluster.work().resolve("load-" + prefix + ".log");
-      Files.writeString(log, "");
-      Process p = new ProcessBuilder("node", "cluster-load.mjs", cluster.httpPorts(), prefix, Integer.toString(ROOMS),
-          Integer.toString(CLIENTS_PER_ROOM), Integer.toString(INTERVAL_MS))
-          .directory(NodeProcess.CONFORMANCE.toFile())
-          .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
-          .start();
-      return new Load(p, prefix, log);
-    }
-
-    List<String> rooms() {
-      return IntStream.range(0, ROOMS).mapToObj(i -> prefix + "-" + i).toList();
-    }
-
-    void send(JsonNode command) throws IOException {
-      OutputStream out = process.getOutputStream();
-      out.write((command.toString() + "\n").getBytes(StandardCharsets.UTF_8));
-      out.flush();
-    }
-
-    /** The next event named {@code name}; fails on the script's result line when waiting for anything else. */
-    JsonNode await(String name, Duration max) throws Exception {
-      long deadline = System.nanoTime() + max.toNanos();
-      List<JsonNode> seen = new ArrayList<>();
-      while (System.nanoTime() < deadline) {
-        JsonNode e = events.poll(200, TimeUnit.MILLISECONDS);
-        if (e == null) continue;
-        if (name.equals(e.path("event").asText())) return e;
-        seen.add(e);
-        if ("result".equals(e.path("event").asText())) throw new AssertionError("cluster-load.mjs ended early: " + e + "; log " + log);
-      }
-      throw new AssertionError("no " + name + " event from cluster-load.mjs within " + max.toSeconds() + " s (saw " + seen + "); log " + log
-          + ":\n" + tail(log));
-    }
-
-    private static String tail(Path log) throws IOException {
-      String s = Files.readString(log);
-      return s.substring(Math.max(0, s.length() - 3000));
-    }
-
-    @Override
-    public void close() throws Exception {
-      process.getOutputStream().close(); // the script exits at once unless it is finishing
-      if (!process.waitFor(30, TimeUnit.SECONDS)) process.destroyForcibly();
-    }
+  private static ClusterLoad load(ProcessCluster cluster, String prefix) throws IOException {
+    return ClusterLoad.start(cluster.httpPorts(), prefix, ROOMS, CLIENTS_PER_ROOM, INTERVAL_MS, cluster.work().resolve("load-" + prefix + ".log"));
   }
 }

@@ -11,10 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ripple.collab.Main;
 import dev.ripple.collab.NodeProcess;
 import dev.ripple.collab.room.Room;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,16 +20,13 @@ import java.net.http.WebSocketHandshakeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -182,7 +176,7 @@ class ComposeClusterIT {
   @Order(4)
   void dockerKillOfANodeUnderLoadLosesNothingAcknowledgedAndItsRoomsAreServedAgain() throws Exception {
     long t0 = System.nanoTime();
-    try (Load load = Load.start("lb=127.0.0.1:" + compose.lbPort, LOAD_PREFIX)) {
+    try (ClusterLoad load = ClusterLoad.start("lb=127.0.0.1:" + compose.lbPort, LOAD_PREFIX, ROOMS, CLIENTS_PER_ROOM, INTERVAL_MS, log("load"))) {
       JsonNode ready = load.await("ready", Duration.ofSeconds(180));
       Thread.sleep(3000);
       // the oldest node runs the shard coordinator: the hardest node to lose; should none of the test
@@ -311,72 +305,5 @@ class ComposeClusterIT {
       Thread.sleep(200);
     }
     throw new AssertionError("no line " + line + " within " + max.toSeconds() + " s:\n" + ComposeProject.tail(Files.readString(log)));
-  }
-
-  /** conformance/cluster-load.mjs through the balancer, driven through its stdin and read through its stdout (one JSON object per line). */
-  private static final class Load implements AutoCloseable {
-    private final Process process;
-    private final BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>();
-    private final Path log;
-
-    private Load(Process process, Path log) {
-      this.process = process;
-      this.log = log;
-      Thread reader = new Thread(() -> {
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = in.readLine()) != null; ) {
-            Files.writeString(log, "stdout: " + line + "\n", StandardOpenOption.APPEND);
-            try {
-              events.add(JSON.readTree(line));
-            } catch (IOException notJson) {
-              // only JSON lines are events
-            }
-          }
-        } catch (IOException ignored) {
-          // the process ended
-        }
-      }, "compose-load-stdout");
-      reader.setDaemon(true);
-      reader.start();
-    }
-
-    static Load start(String target, String prefix) throws IOException {
-      Path log = log("load");
-      Files.createDirectories(log.getParent());
-      Files.writeString(log, "");
-      Process p = new ProcessBuilder("node", "cluster-load.mjs", target, prefix, Integer.toString(ROOMS),
-          Integer.toString(CLIENTS_PER_ROOM), Integer.toString(INTERVAL_MS))
-          .directory(NodeProcess.CONFORMANCE.toFile())
-          .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
-          .start();
-      return new Load(p, log);
-    }
-
-    void send(JsonNode command) throws IOException {
-      OutputStream out = process.getOutputStream();
-      out.write((command.toString() + "\n").getBytes(StandardCharsets.UTF_8));
-      out.flush();
-    }
-
-    /** The next event named {@code name}; fails on the script's result line when waiting for anything else. */
-    JsonNode await(String name, Duration max) throws Exception {
-      long deadline = System.nanoTime() + max.toNanos();
-      List<JsonNode> seen = new ArrayList<>();
-      while (System.nanoTime() < deadline) {
-        JsonNode e = events.poll(200, TimeUnit.MILLISECONDS);
-        if (e == null) continue;
-        if (name.equals(e.path("event").asText())) return e;
-        seen.add(e);
-        if ("result".equals(e.path("event").asText())) throw new AssertionError("cluster-load.mjs ended early: " + e + "; log " + log);
-      }
-      throw new AssertionError("no " + name + " event from cluster-load.mjs within " + max.toSeconds() + " s (saw " + seen + "); log "
-          + log + ":\n" + ComposeProject.tail(Files.readString(log)));
-    }
-
-    @Override
-    public void close() throws Exception {
-      process.getOutputStream().close(); // the script exits at once unless it is finishing
-      if (!process.waitFor(30, TimeUnit.SECONDS)) process.destroyForcibly();
-    }
   }
 }
