@@ -685,6 +685,17 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       c.session().tell(Ack.INSTANCE);
       return Effect().none();
     }
+    // journaled: the session's window reopens
+    return journalAndBroadcast(state, prepared, update, coalesced, connectionId, s -> c.session().tell(Ack.INSTANCE));
+  }
+
+  /**
+   * The output gate, for a client's update and the document API's alike: journals a validated update
+   * (and a compaction when the history limits are reached), then broadcasts it to every connection but
+   * {@code except} and tells the sender ({@code journaled}). Nobody sees the update before the journal has it.
+   */
+  private Effect<Event, State> journalAndBroadcast(State state, YDoc.PreparedUpdate prepared, byte[] update, int coalesced,
+      String except, java.util.function.Consumer<State> journaled) {
     state.prepared = prepared;
     state.preparedBytes = update;
     byte[] frame = SyncProtocol.update(update);
@@ -695,15 +706,14 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
             || state.updatesSinceCompaction + 1 >= settings.historyMaxUpdates())) {
       events.add(new Compacted());
     }
-    // the output gate: nobody sees the update before the journal has it
     long received = System.nanoTime();
     return Effect().persist(events).thenRun(s -> {
       metrics.journalWriteSeconds.observeNanos(System.nanoTime() - received);
       metrics.updatesApplied.add(coalesced);
       metrics.journalWrites.increment();
       metrics.updateBytes.add(update.length);
-      broadcast(frame, connectionId);
-      c.session().tell(Ack.INSTANCE); // journaled: the session's window reopens
+      broadcast(frame, except);
+      journaled.accept(s);
       changed();
       metrics.fanOutSeconds.observeNanos(System.nanoTime() - received);
     });
@@ -775,17 +785,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       c.replyTo().tell(new UpdateJournaled(state.updates));
       return Effect().none();
     }
-    state.prepared = prepared;
-    state.preparedBytes = c.update();
-    byte[] frame = SyncProtocol.update(c.update());
-    return Effect().persist(new UpdateApplied(c.update())).thenRun(s -> {
-      metrics.updatesApplied.increment();
-      metrics.journalWrites.increment();
-      metrics.updateBytes.add(c.update().length);
-      broadcast(frame, null);
-      c.replyTo().tell(new UpdateJournaled(s.updates));
-      changed();
-    });
+    return journalAndBroadcast(state, prepared, c.update(), 1, null, s -> c.replyTo().tell(new UpdateJournaled(s.updates)));
   }
 
   private void broadcast(byte[] frame, String except) {

@@ -228,14 +228,7 @@ class ProtocolFuzzPropertiesTest {
   }
 
   private static byte[] update(List<Entry> entries) {
-    Lib0Encoder e = new Lib0Encoder();
-    e.writeVarUint(entries.size());
-    for (Entry en : entries) {
-      e.writeVarUint(en.clientId());
-      e.writeVarUint(en.clock());
-      e.writeVarString(en.state() == null ? "null" : en.state());
-    }
-    return e.toByteArray();
+    return Presence.encode(entries);
   }
 
   // ------------------------------------------------------------------ batches

@@ -445,16 +445,7 @@ class RoomLifecycleTest {
     join(room, a, "a");
     // 500 single-character updates of client 7, each journaled
     for (int i = 0; i < 500; i++) {
-      dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
-      e.writeVarUint(1); e.writeVarUint(1); e.writeVarUint(7); e.writeVarUint(i);
-      if (i == 0) {
-        e.writeUint8(4); e.writeVarUint(1); e.writeVarString("text");
-      } else {
-        e.writeUint8(0x84); e.writeVarUint(7); e.writeVarUint(i - 1);
-      }
-      e.writeVarString("x");
-      e.writeVarUint(0);
-      room.tell(new Room.FromClient("a", new SyncProtocol.SyncUpdate(e.toByteArray(), false)));
+      room.tell(new Room.FromClient("a", new SyncProtocol.SyncUpdate(dev.ripple.collab.TypedUpdates.typed(i), false)));
     }
     room.tell(new Room.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
     next(a, Duration.ofSeconds(10)); // step 2: everything before it is journaled
