@@ -50,9 +50,15 @@ start_server() {
     ready="listening on 127.0.0.1:$PORT"
   fi
   SERVER_PID=$!
+  local started_ms
+  started_ms=$(date +%s%3N)
   for _ in $(seq 1 600); do
     if grep -q "$ready" "$log" 2>/dev/null; then
-      echo "$name: pid $SERVER_PID, port $PORT"
+      # Ripple: as a balancer would, wait for /ready (after its self warm-up, ripple.warmup)
+      if [[ "$kind" == ripple ]] && ! wait_ready; then break; fi
+      READY_MS=$(( $(date +%s%3N) - started_ms ))
+      echo "$name: pid $SERVER_PID, port $PORT, ready after $READY_MS ms"
+      echo "{\"ready_ms\":$READY_MS}" > "$OUT/$name.ready.json"
       return 0
     fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
@@ -61,6 +67,24 @@ start_server() {
   echo "$name did not start; log:" >&2
   cat "$log" >&2
   exit 1
+}
+
+# wait_ready: until GET /ready on $PORT answers 200 (bash's /dev/tcp: no curl needed), 120 s at most
+wait_ready() {
+  local status
+  for _ in $(seq 1 1200); do
+    status=""
+    if exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
+      printf 'GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+      read -r -t 5 _ status _ <&3 || true
+      exec 3>&- 3<&-
+    fi
+    if [[ "$status" == 200 ]]; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  echo "the server was not ready after 120 s" >&2
+  return 1
 }
 
 stop_server() {

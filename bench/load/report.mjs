@@ -13,7 +13,7 @@ const read = (name) => readResult(o.out, name)
 const servers = [['ripple', 'Ripple (H2 journal)'], ['ref', '@y/websocket-server (in memory)']]
 const DOC_KINDS = ['encoded', 'text', 'paste']
 const data = Object.fromEntries(servers.map(([k]) => [k, {
-  idle: read(`${k}-idle`), light: read(`${k}-light`), heavy: read(`${k}-heavy`), memory: mergeMemory(k), log: logSummary(k)
+  idle: read(`${k}-idle`), ready: read(`${k}-load.ready`), cold1: read(`${k}-cold1`), cold2: read(`${k}-cold2`), light: read(`${k}-light`), heavy: read(`${k}-heavy`), memory: mergeMemory(k), log: logSummary(k)
 }]))
 
 /** run.sh runs memory.mjs once per document kind, each on a fresh server: one object of them all. */
@@ -123,7 +123,20 @@ const logRows = [
 const logSamples = servers.flatMap(([k, n]) => data[k].log.samples.map((l) => `- ${n}: \`${l}\``))
 
 const header = ['', ...servers.map(([, n]) => n), 'goal']
+function coldRows () {
+  const p99 = (k, w) => data[k][w]?.latency_ms?.p99
+  const ratio = (w) => (p99('ripple', w) != null && p99('ref', w) ? p99('ripple', w) / p99('ref', w) : null)
+  const rows = [['**cold: 50 rooms x 5 clients x 10 updates/s on a fresh process, from ready**', '', '', '']]
+  rows.push(['process start to ready (ms; Ripple: /ready, after its warm-up)', ...servers.map(([k]) => num(data[k].ready?.ready_ms, 0)), ''])
+  for (const [w, title] of [['cold1', 'first 10 s'], ['cold2', 'next 10 s']]) {
+    rows.push([`${title}: p99 (ms); lost`, ...servers.map(([k]) => data[k][w] ? `${num(p99(k, w), 1)}; ${data[k][w].delivery?.lost ?? 'n/a'}` : 'n/a'),
+      w === 'cold1' ? `Ripple ≤ 2x the reference: ${ratio(w) == null ? 'n/a' : goal(num(ratio(w), 2) + 'x', ratio(w) <= 2)}` : (ratio(w) == null ? '' : `${num(ratio(w), 2)}x`)])
+  }
+  return rows
+}
+
 const rows = [
+  ...coldRows(),
   ['server CPU with no client, after the warm-up (cores)', ...servers.map(([k]) => num(data[k].idle?.server_cpu_cores, 3)), ''],
   ...loadRows('light', '10 rooms x 5 clients x 5 updates/s', 10, false),
   ...loadRows('heavy', '50 rooms x 5 clients x 10 updates/s', 25, true),

@@ -6,7 +6,9 @@
 #    reuse an existing copy)
 # 3. for each server, Ripple (java -jar, H2 journal in a fresh temp dir) then the reference
 #    (ref-server.mjs: @y/websocket-server's setupWSConnection on `ws`, in memory):
-#      start it on a free 127.0.0.1 port; a discarded 50x5x10 warm-up run (JIT, connection pools);
+#      start it on a free 127.0.0.1 port (Ripple: and wait for /ready, after its self warm-up);
+#      cold: 50x5x10 on the fresh process, two 10 s windows (new rooms, new clients in each);
+#      a discarded 50x5x10 warm-up run (JIT, connection pools);
 #      loadgen 10 rooms x 5 clients x 5 updates/s; loadgen 50 x 5 x 10; stop it;
 #      for each of three ~10 KB document shapes, a fresh instance: memory.mjs (1,000 rooms; after
 #      the first shape also 1,000 idle connections); stop it
@@ -41,6 +43,11 @@ for kind in $SERVERS; do
   if [[ "$kind" == ripple ]]; then label="Ripple"; else label="@y/websocket-server"; fi
   step "$label: load"
   start_server "$kind" "$kind-load"
+  # cold: what the clients of a failed node or a deploy meet on a fresh process, from the moment it is
+  # ready (Ripple: /ready, after its self warm-up); new rooms and new clients in each 10 s window
+  step "$label: cold, 50 rooms x 5 clients x 10 updates/s on the fresh process, two 10 s windows"
+  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$kind-cold1" --rooms 50 --clients 5 --rate 10 --seconds 10 --warmup 0 --procs "$PROCS_HEAVY" --label cold-1
+  RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$kind-cold2" --rooms 50 --clients 5 --rate 10 --seconds 10 --warmup 0 --procs "$PROCS_HEAVY" --label cold-2
   RETRIES=0 QUIET_WAIT_EACH=0 loadgen "$kind-warmup" --rooms 50 --clients 5 --rate 10 --seconds "$WARMUP_LOAD_SECONDS" --warmup 2 --procs "$PROCS_HEAVY" --label warmup
   sleep 10 # the warm-up's rooms compact and back up when their clients leave
   node idle-cpu.mjs --pid "$SERVER_PID" --seconds 10 | tee "$OUT/$kind-idle.json"

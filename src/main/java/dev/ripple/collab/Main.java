@@ -126,9 +126,13 @@ public final class Main {
       webhooks.ifPresent(w -> log.info("webhooks: change notifications go to {}", w.settings().url()));
       Room.init(system, settings, backup, webhooks);
       SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections);
+      Warmup warmup = new Warmup(Warmup.Settings.from(config.getConfig("ripple")));
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
-          .bind(new Routes(system, settings, sessions, authenticator).routes())
+          .bind(new Routes(system, settings, sessions, authenticator, warmup).routes())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      // /ready waits for it; in a cluster it starts once this node is Up (rooms can be placed then)
+      akka.cluster.Cluster.get(system.classicSystem()).registerOnMemberUp(
+          () -> warmup.start(system, binding.localAddress().getPort()));
       // stop accepting, then tell every client to reconnect (1012), then let rooms finish their writes
       // (sharding stops them gracefully in its own, later shutdown phases)
       CoordinatedShutdown cs = CoordinatedShutdown.get(system);

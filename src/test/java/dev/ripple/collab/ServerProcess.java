@@ -21,6 +21,7 @@ public final class ServerProcess {
     e.put("COLLAB_PORT", Integer.toString(port));
     e.put("COLLAB_BIND_HOST", "127.0.0.1");
     e.put("COLLAB_DATA_DIR", data.toString());
+    e.put("COLLAB_WARMUP", "off"); // tests measure their own load, not the warm-up's (WarmupEndToEndTest tests it)
     e.putAll(env);
     Process p = pb.start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);

@@ -33,9 +33,12 @@ public final class Routes extends AllDirectives {
   private final Authenticator authenticator;
   private final WebSocketFrames frames;
   private final dev.ripple.collab.Metrics metrics;
+  private final dev.ripple.collab.Warmup warmup;
 
-  public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions, Authenticator authenticator) {
+  public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions, Authenticator authenticator,
+      dev.ripple.collab.Warmup warmup) {
     this.system = system;
+    this.warmup = warmup;
     this.settings = settings;
     this.sharding = ClusterSharding.get(system);
     this.sessions = sessions;
@@ -54,6 +57,13 @@ public final class Routes extends AllDirectives {
   }
 
   private Route room(String roomId) {
+    if (dev.ripple.collab.Warmup.isWarmupRoom(roomId)) {
+      // this node's own warm-up connections only: no auth to ask, no limits to count
+      return optionalHeaderValueByName(dev.ripple.collab.Warmup.HEADER, secret -> warmup.admits(secret)
+          ? extractWebSocketUpgrade(upgrade -> complete(frames.upgrade(upgrade, new Session(settings, sessions,
+              sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, "warmup/" + UUID.randomUUID(), false, frames::wire))))
+          : error(StatusCodes.FORBIDDEN, "warmup_room", "rooms named " + dev.ripple.collab.Warmup.ROOM_PREFIX + "... are a node's own"));
+    }
     if (!settings.validRoomId(roomId)) {
       return error(StatusCodes.BAD_REQUEST, "bad_room_id", "room id must match " + settings.roomIdPattern().pattern());
     }

@@ -249,7 +249,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
    */
   public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks) {
     Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(ENTITY_TYPE_KEY,
-        ctx -> create(ctx.getEntityId(), settings, backup, webhooks, ctx.getShard()))
+        ctx -> dev.ripple.collab.Warmup.isWarmupRoom(ctx.getEntityId())
+            // a node's throwaway warm-up room: never read from or saved to the backup, no webhooks
+            ? create(ctx.getEntityId(), settings, dev.ripple.collab.Warmup.NO_BACKUP, Optional.empty(), ctx.getShard())
+            : create(ctx.getEntityId(), settings, backup, webhooks, ctx.getShard()))
         .withStopMessage(Stop.INSTANCE); // passivation and hand-off: connections rejoin rather than close
     String placement = system.settings().config().getString("ripple.cluster.room-placement");
     switch (placement) {

@@ -1,0 +1,113 @@
+package dev.ripple.collab;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The self warm-up before /ready: it runs through the real path, gates readiness, and leaves nothing behind. */
+class WarmupEndToEndTest {
+  private final HttpClient http = HttpClient.newHttpClient();
+  private Main.Server server;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (server != null) server.stop();
+  }
+
+  private Main.Server start(Path data, Map<String, Object> warmup) throws Exception {
+    var m = new java.util.HashMap<String, Object>(Map.of(
+        "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString()));
+    warmup.forEach((k, v) -> m.put("ripple.warmup." + k, v));
+    return Main.start(ConfigFactory.parseMap(m)
+        .withFallback(ConfigFactory.parseResources("application.conf"))
+        .withFallback(ConfigFactory.defaultReference())
+        .resolve());
+  }
+
+  private int ready() throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/ready")).build(),
+        HttpResponse.BodyHandlers.ofString()).statusCode();
+  }
+
+  private Warmup.State state() {
+    return Warmup.State.ID.get(server.system().classicSystem());
+  }
+
+  @Test
+  void theNodeIsReadyOnlyAfterItsWarmupRanThroughTheRealPath() throws Exception {
+    Path data = Files.createTempDirectory("warmup");
+    server = start(data, Map.of("enabled", true, "rooms", 3, "clients-per-room", 3, "updates-per-client", 300,
+        "cleanup-after", "3600 s"));
+    int first = ready();
+    state().done.get(60, TimeUnit.SECONDS);
+    assertTrue(state().warmed, "the warm-up failed or timed out (see the log)");
+    assertEquals(503, first, "ready before the warm-up ended");
+    assertEquals(200, ready());
+    // it went through the journal: 3 rooms' updates are there until the clean-up
+    assertTrue(warmupRows(data, "event_journal") > 0, "the warm-up wrote nothing to the journal");
+  }
+
+  @Test
+  void theWarmupRoomsJournalRowsAreDeletedAfterwards() throws Exception {
+    Path data = Files.createTempDirectory("warmup");
+    server = start(data, Map.of("enabled", true, "rooms", 2, "clients-per-room", 2, "updates-per-client", 100,
+        "cleanup-after", "2 s"));
+    state().done.get(60, TimeUnit.SECONDS);
+    assertTrue(state().warmed);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (warmupRows(data, "event_journal") > 0 && System.nanoTime() < deadline) Thread.sleep(200);
+    assertEquals(0, warmupRows(data, "event_journal"));
+    assertEquals(0, warmupRows(data, "snapshot"));
+  }
+
+  @Test
+  void aClientWithoutTheSecretCannotOpenAWarmupRoom() throws Exception {
+    server = start(Files.createTempDirectory("warmup"), Map.of("enabled", false));
+    for (String secret : new String[] {null, "guess"}) {
+      var builder = http.newWebSocketBuilder();
+      if (secret != null) builder.header(Warmup.HEADER, secret);
+      try {
+        builder.buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/parties/main/" + Warmup.ROOM_PREFIX + "x~0"),
+            new java.net.http.WebSocket.Listener() { }).join();
+        throw new AssertionError("a warm-up room opened for secret " + secret);
+      } catch (CompletionException e) {
+        assertTrue(e.getCause() instanceof WebSocketHandshakeException, e.toString());
+        assertEquals(403, ((WebSocketHandshakeException) e.getCause()).getResponse().statusCode());
+      }
+    }
+  }
+
+  @Test
+  void withoutWarmupTheNodeIsReadyAtOnce() throws Exception {
+    server = start(Files.createTempDirectory("warmup"), Map.of("enabled", false));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (ready() != 200 && System.nanoTime() < deadline) Thread.sleep(100); // the database check, the cluster Up
+    assertEquals(200, ready());
+  }
+
+  private long warmupRows(Path data, String table) throws Exception {
+    String url = server.system().settings().config().getString("akka-persistence-jdbc.shared-databases.slick.db.url");
+    try (Connection c = DriverManager.getConnection(url, "sa", ""); Statement s = c.createStatement();
+        ResultSet r = s.executeQuery("SELECT COUNT(*) FROM \"" + table + "\" WHERE \"persistence_id\" LIKE 'Room|~warmup~%'")) {
+      r.next();
+      return r.getLong(1);
+    }
+  }
+}
