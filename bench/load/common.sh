@@ -43,7 +43,7 @@ start_server() {
     DATA_DIRS+=("$data")
     # shellcheck disable=SC2086 # RIPPLE_JAVA_OPTS: extra JVM options, split on spaces
     COLLAB_PORT="$PORT" COLLAB_BIND_HOST=127.0.0.1 COLLAB_DATA_DIR="$data" \
-      java ${RIPPLE_JAVA_OPTS:-} -jar "$RIPPLE_JAR" > "$log" 2>&1 &
+      java @"$ROOT/conf/jvm.options" ${RIPPLE_JAVA_OPTS:-} -jar "$RIPPLE_JAR" > "$log" 2>&1 &
     ready="Ripple collaboration server listening on 127.0.0.1:$PORT"
   else
     (cd "$LOAD_DIR" && HOST=127.0.0.1 PORT="$PORT" exec node --expose-gc ref-server.mjs) > "$log" 2>&1 &
