@@ -32,7 +32,8 @@ free_port() {
   node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-# start_server KIND NAME: starts the server in the background, sets SERVER_PID and PORT
+# start_server KIND NAME: starts the server (ripple, ref: @y/websocket-server, hocus: Hocuspocus) in the
+# background, sets SERVER_PID and PORT
 start_server() {
   local kind="$1" name="$2" log="$OUT/$2.log" ready
   SERVER_LOG="$log"
@@ -45,6 +46,9 @@ start_server() {
     COLLAB_PORT="$PORT" COLLAB_BIND_HOST=127.0.0.1 COLLAB_DATA_DIR="$data" \
       java @"$ROOT/conf/jvm.options" ${RIPPLE_JAVA_OPTS:-} -jar "$RIPPLE_JAR" > "$log" 2>&1 &
     ready="Ripple collaboration server listening on 127.0.0.1:$PORT"
+  elif [[ "$kind" == hocus ]]; then
+    (cd "$LOAD_DIR" && HOST=127.0.0.1 PORT="$PORT" exec node hocus-server.mjs) > "$log" 2>&1 &
+    ready="listening on 127.0.0.1:$PORT"
   else
     (cd "$LOAD_DIR" && HOST=127.0.0.1 PORT="$PORT" exec node --expose-gc ref-server.mjs) > "$log" 2>&1 &
     ready="listening on 127.0.0.1:$PORT"

@@ -31,6 +31,7 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
+import { HocuspocusProvider } from '@hocuspocus/provider'
 import * as Y from 'yjs'
 import { clock, sleep, parseArgs, Hist, procTreeCpuSeconds, machineCpu, machineBusy, round } from './lib.mjs'
 
@@ -49,6 +50,7 @@ const DEFAULTS = {
   placement: 'spread', // spread: client c of room r on node (r + c) mod n; room: every client of room r on node r mod n
   serverPid: '', // pid[,pid...]: if set, the servers' CPU use (their process trees) during the window is reported
   label: '',
+  client: 'y-websocket', // or hocuspocus: @hocuspocus/provider, for a Hocuspocus server (hocus-server.mjs)
   satEldMs: 10, // event-loop delay p99 above this: the generator is saturated
   satCpu: 0.9, // CPU (cores) of one generator process above this: saturated
   // set by the coordinator for its children
@@ -90,6 +92,21 @@ setTimeout(() => {
   console.error(`loadgen: hard time limit of ${hardLimitMs / 1000}s reached, exiting`)
   process.exit(3)
 }, hardLimitMs).unref()
+
+/** A HocuspocusProvider behind the few y-websocket provider events this generator listens to. */
+function hocuspocusProvider (url, name, doc) {
+  const p = new HocuspocusProvider({ url, name, document: doc, WebSocketPolyfill: WebSocket })
+  const events = {
+    sync: (fn) => p.on('synced', ({ state }) => fn(state)),
+    status: (fn) => {
+      let last = null // the provider and its socket both report a status: forward changes only
+      p.on('status', (e) => { if (e.status !== last) { last = e.status; fn(e) } })
+    },
+    'connection-error': () => {},
+    'connection-close': (fn) => p.on('close', ({ event }) => fn(event))
+  }
+  return { on: (ev, fn) => events[ev](fn), destroy: () => p.destroy() }
+}
 
 // ------------------------------------------------------------------ one process's rooms
 
@@ -155,7 +172,9 @@ async function runWorker (waitForGo) {
       }
       cl.map.observe((ev) => onChange(cl, ev))
       const node = (o.placement === 'room' ? r : r + c) % urlBases.length
-      const provider = new WebsocketProvider(urlBases[node], name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+      const provider = o.client === 'hocuspocus'
+        ? hocuspocusProvider(urlBases[node], name, doc)
+        : new WebsocketProvider(urlBases[node], name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
       provider.on('sync', (s) => { if (s) cl.synced = true })
       provider.on('status', ({ status }) => {
         if (status === 'connected') {
