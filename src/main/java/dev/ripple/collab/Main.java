@@ -120,6 +120,11 @@ public final class Main {
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
       createSchema(system);
+      if (config.getString("akka.persistence.journal.plugin").equals("ripple-file-journal")) {
+        // before any room starts: what an earlier version journaled into H2 moves to the file journal
+        dev.ripple.collab.journal.H2JournalImport.run(config.getConfig("akka-persistence-jdbc.shared-databases.slick.db"),
+            java.nio.file.Path.of(config.getString("ripple-file-journal.dir")));
+      }
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
       java.util.Optional<dev.ripple.collab.room.Webhooks> webhooks = dev.ripple.collab.room.Webhooks.Settings.from(config.getConfig("ripple"))
           .map(w -> new dev.ripple.collab.room.Webhooks(w, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking())));

@@ -6,6 +6,7 @@ import akka.actor.Extension;
 import akka.actor.typed.ActorSystem;
 import com.typesafe.config.Config;
 import dev.ripple.collab.backup.SnapshotBackup;
+import dev.ripple.collab.journal.FileJournal;
 import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.Lib0Encoder;
@@ -148,14 +149,26 @@ public final class Warmup {
     return CompletableFuture.allOf(clients.toArray(CompletableFuture[]::new));
   }
 
-  /** Deletes the journal and snapshot rows of warm-up rooms whose id starts with {@code prefix}. */
+  /**
+   * Deletes the journaled events and the snapshots of warm-up rooms whose id starts with
+   * {@code prefix}: through the file journal's own message in single mode, by SQL in a cluster's
+   * PostgreSQL journal; snapshots are in the JDBC snapshot store in both.
+   */
   static void deleteRows(ActorSystem<?> system, String prefix) {
-    Config db = system.settings().config().getConfig("akka-persistence-jdbc.shared-databases.slick.db");
+    String persistencePrefix = "Room|" + prefix;
+    Config config = system.settings().config();
+    boolean fileJournal = config.getString("akka.persistence.journal.plugin").equals("ripple-file-journal");
+    if (fileJournal) {
+      akka.actor.ActorRef journal = akka.persistence.Persistence.get(system.classicSystem()).journalFor("", com.typesafe.config.ConfigFactory.empty());
+      akka.pattern.Patterns.ask(journal, new FileJournal.DeleteAllWithPrefix(persistencePrefix), Duration.ofSeconds(30))
+          .toCompletableFuture().join();
+    }
+    Config db = config.getConfig("akka-persistence-jdbc.shared-databases.slick.db");
     String user = db.hasPath("user") ? db.getString("user") : null;
     String password = db.hasPath("password") ? db.getString("password") : null;
-    String pattern = "Room|" + prefix.replace("~", "~~") + "%";
+    String pattern = persistencePrefix.replace("~", "~~") + "%";
     try (Connection c = DriverManager.getConnection(db.getString("url"), user, password)) {
-      for (String table : List.of("event_journal", "snapshot")) {
+      for (String table : fileJournal ? List.of("snapshot") : List.of("event_journal", "snapshot")) {
         try (PreparedStatement s = c.prepareStatement(
             "DELETE FROM \"" + table + "\" WHERE \"persistence_id\" LIKE ? ESCAPE '~'")) {
           s.setString(1, pattern);
