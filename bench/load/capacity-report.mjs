@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { parseArgs, readResult } from './lib.mjs'
 
 const o = parseArgs(process.argv.slice(2), { out: 'out/capacity', servers: 'ripple ref hocus', rates: '5 10 15 20 30 40' })
-const NAMES = { ripple: 'Ripple (H2 journal)', ref: '@y/websocket-server (in memory)', hocus: 'Hocuspocus (in memory)' }
+const NAMES = { ripple: 'Ripple (file journal)', ref: '@y/websocket-server (in memory)', hocus: 'Hocuspocus (in memory)' }
 const servers = String(o.servers).split(/\s+/).filter(Boolean)
 const rates = String(o.rates).split(/\s+/).filter(Boolean).map(Number)
 const P99_MAX = 50

@@ -83,10 +83,14 @@ async function readHeap () {
     await sleep(500)
     jcmd('GC.run')
     const info = jcmd('GC.heap_info')
-    const m = /heap\s+total (\d+)K, used (\d+)K/.exec(info)
-    if (!m) throw new Error(`cannot parse GC.heap_info: ${info}`)
+    // G1: "garbage-first heap total NK, used NK"; the serial collector (conf/jvm.options): one line per
+    // generation, "def new generation total NK, used NK" and "tenured generation total NK, used NK"
+    const g1 = /heap\s+total (\d+)K, used (\d+)K/.exec(info)
+    const generations = [...info.matchAll(/generation\s+total (\d+)K, used (\d+)K/g)]
+    const usedK = g1 ? Number(g1[2]) : generations.length ? generations.reduce((a, g) => a + Number(g[2]), 0) : null
+    if (usedK == null) throw new Error(`cannot parse GC.heap_info: ${info}`)
     const rss = procRssMiB(Number(pid))
-    return { heap: (Number(m[2]) * 1024) / MB, rss: rss == null ? null : (rss * 1024 * 1024) / MB }
+    return { heap: (usedK * 1024) / MB, rss: rss == null ? null : (rss * 1024 * 1024) / MB }
   }
   const body = await new Promise((resolve, reject) => {
     const req = http.get(heapMatch[4], { timeout: 60_000 }, (res) => {

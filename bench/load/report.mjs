@@ -10,7 +10,7 @@ const o = parseArgs(process.argv.slice(2), {
   out: 'out', seconds: 0, warmup: 0, procsLight: 1, procsHeavy: 1, totalSeconds: 0
 })
 const read = (name) => readResult(o.out, name)
-const servers = [['ripple', 'Ripple (H2 journal)'], ['ref', '@y/websocket-server (in memory)']]
+const servers = [['ripple', 'Ripple (file journal)'], ['ref', '@y/websocket-server (in memory)']]
 const DOC_KINDS = ['encoded', 'text', 'paste']
 const data = Object.fromEntries(servers.map(([k]) => [k, {
   idle: read(`${k}-idle`), ready: read(`${k}-load.ready`), cold1: read(`${k}-cold1`), cold2: read(`${k}-cold2`), light: read(`${k}-light`), heavy: read(`${k}-heavy`), memory: mergeMemory(k), log: logSummary(k)
