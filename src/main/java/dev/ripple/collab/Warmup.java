@@ -16,7 +16,6 @@ import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -163,11 +162,8 @@ public final class Warmup {
       akka.pattern.Patterns.ask(journal, new FileJournal.DeleteAllWithPrefix(persistencePrefix), Duration.ofSeconds(30))
           .toCompletableFuture().join();
     }
-    Config db = config.getConfig("akka-persistence-jdbc.shared-databases.slick.db");
-    String user = db.hasPath("user") ? db.getString("user") : null;
-    String password = db.hasPath("password") ? db.getString("password") : null;
     String pattern = persistencePrefix.replace("~", "~~") + "%";
-    try (Connection c = DriverManager.getConnection(db.getString("url"), user, password)) {
+    try (Connection c = dev.ripple.collab.http.DatabaseCheck.connect(config.getConfig("akka-persistence-jdbc.shared-databases.slick.db"))) {
       for (String table : fileJournal ? List.of("snapshot") : List.of("event_journal", "snapshot")) {
         try (PreparedStatement s = c.prepareStatement(
             "DELETE FROM \"" + table + "\" WHERE \"persistence_id\" LIKE ? ESCAPE '~'")) {
@@ -212,7 +208,7 @@ public final class Warmup {
         if (next < settings.updatesPerClient()) {
           byte[] m = next % 25 == 24
               ? SyncProtocol.awareness(Presence.encode(List.of(new Presence.Entry(clientId, next, "{\"cursor\":" + next + "}"))))
-              : SyncProtocol.update(typed(clientId, next));
+              : SyncProtocol.update(typed(clientId, next, "w"));
           return send(ws, m, next + 1);
         }
         if (next == settings.updatesPerClient()) {
@@ -264,8 +260,8 @@ public final class Warmup {
     }
   }
 
-  /** Client {@code clientId}'s {@code i}-th one-character insert into the root text "t". */
-  static byte[] typed(long clientId, int i) {
+  /** Client {@code clientId}'s {@code i}-th insert of {@code text} into the root text "t", each after the previous one. */
+  public static byte[] typed(long clientId, int i, String text) {
     Lib0Encoder e = new Lib0Encoder();
     e.writeVarUint(1);
     e.writeVarUint(1);
@@ -280,7 +276,7 @@ public final class Warmup {
       e.writeVarUint(clientId);
       e.writeVarUint(i - 1);
     }
-    e.writeVarString("w");
+    e.writeVarString(text);
     e.writeVarUint(0); // no deletes
     return e.toByteArray();
   }

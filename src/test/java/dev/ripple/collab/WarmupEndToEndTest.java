@@ -61,7 +61,7 @@ class WarmupEndToEndTest {
     assertEquals(503, first, "ready before the warm-up ended");
     assertEquals(200, ready());
     // it went through the journal: the rooms' updates are there until the clean-up
-    assertTrue(warmupRows(data, "event_journal") > 0, "the warm-up wrote nothing to the journal");
+    assertTrue(warmupRows("event_journal") > 0, "the warm-up wrote nothing to the journal");
   }
 
   @Test
@@ -72,9 +72,9 @@ class WarmupEndToEndTest {
     state().done.get(60, TimeUnit.SECONDS);
     assertTrue(state().warmed);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (warmupRows(data, "event_journal") > 0 && System.nanoTime() < deadline) Thread.sleep(200);
-    assertEquals(0, warmupRows(data, "event_journal"));
-    assertEquals(0, warmupRows(data, "snapshot"));
+    while (warmupRows("event_journal") > 0 && System.nanoTime() < deadline) Thread.sleep(200);
+    assertEquals(0, warmupRows("event_journal"));
+    assertEquals(0, warmupRows("snapshot"));
   }
 
   @Test
@@ -103,7 +103,7 @@ class WarmupEndToEndTest {
   }
 
   /** Live events of warm-up rooms in the file journal (single mode's journal), or rows in the snapshot table. */
-  private long warmupRows(Path data, String table) throws Exception {
+  private long warmupRows(String table) throws Exception {
     if (table.equals("event_journal")) {
       akka.actor.ActorRef journal = akka.persistence.Persistence.get(server.system().classicSystem())
           .journalFor("", ConfigFactory.empty());

@@ -14,24 +14,25 @@ import java.util.function.Supplier;
  * updates must not receive connections. Registered as an Akka Management readiness check.
  */
 public final class DatabaseCheck implements Supplier<CompletionStage<Boolean>> {
-  private final String url;
-  private final String user;
-  private final String password;
+  private final Config db;
   private final java.util.concurrent.Executor blocking;
 
   public DatabaseCheck(ActorSystem system) {
-    Config db = system.settings().config().getConfig("akka-persistence-jdbc.shared-databases.slick.db");
-    this.url = db.getString("url");
-    this.user = db.hasPath("user") ? db.getString("user") : null;
-    this.password = db.hasPath("password") ? db.getString("password") : null;
+    this.db = system.settings().config().getConfig("akka-persistence-jdbc.shared-databases.slick.db");
     this.blocking = system.dispatchers().lookup("akka.actor.default-blocking-io-dispatcher");
+  }
+
+  /** A plain JDBC connection to the database of {@code db} (the shared slick db config: url, user, password). */
+  public static Connection connect(Config db) throws java.sql.SQLException {
+    return DriverManager.getConnection(db.getString("url"), db.hasPath("user") ? db.getString("user") : null,
+        db.hasPath("password") ? db.getString("password") : null);
   }
 
   @Override
   public CompletionStage<Boolean> get() {
     return CompletableFuture.supplyAsync(() -> {
       DriverManager.setLoginTimeout(3);
-      try (Connection c = DriverManager.getConnection(url, user, password); Statement s = c.createStatement()) {
+      try (Connection c = connect(db); Statement s = c.createStatement()) {
         s.setQueryTimeout(3);
         return s.execute("SELECT 1");
       } catch (Exception e) {

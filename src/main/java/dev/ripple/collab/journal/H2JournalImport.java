@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -30,9 +29,7 @@ public final class H2JournalImport {
 
   /** Imports from the database {@code db} (a slick db config) into {@code journalDir}; returns the rows moved. */
   public static int run(Config db, Path journalDir) throws IOException, SQLException {
-    String user = db.hasPath("user") ? db.getString("user") : null;
-    String password = db.hasPath("password") ? db.getString("password") : null;
-    try (Connection c = DriverManager.getConnection(db.getString("url"), user, password)) {
+    try (Connection c = dev.ripple.collab.http.DatabaseCheck.connect(db)) {
       c.setAutoCommit(false);
       int rows = 0;
       Files.createDirectories(journalDir);

@@ -125,10 +125,15 @@ class FileJournalTest {
     return (Long) ((List<Object>) ask(ref, "get")).get(1);
   }
 
-  private static long journalBytes(Path dir) throws Exception {
+  /** The journal's segment files, oldest first. */
+  private static List<Path> segments(Path dir) throws Exception {
     try (Stream<Path> files = Files.list(dir.resolve("journal"))) {
-      return files.mapToLong(p -> p.toFile().length()).sum();
+      return files.sorted().toList();
     }
+  }
+
+  private static long journalBytes(Path dir) throws Exception {
+    return segments(dir).stream().mapToLong(p -> p.toFile().length()).sum();
   }
 
   @Test
@@ -172,10 +177,8 @@ class FileJournalTest {
     ask(log, "kept2");
     stop();
     system = null;
-    Path segment;
-    try (Stream<Path> files = Files.list(dir.resolve("journal"))) {
-      segment = files.sorted().reduce((a, b) -> b).orElseThrow();
-    }
+    List<Path> segments = segments(dir);
+    Path segment = segments.get(segments.size() - 1);
     long before = Files.size(segment);
     try (FileChannel c = FileChannel.open(segment, StandardOpenOption.APPEND)) {
       c.write(ByteBuffer.wrap(new byte[] {0, 0, 0, 100, 1, 2, 3, 4, 1, 0})); // a header promising 100 bytes, 2 there
@@ -195,10 +198,7 @@ class FileJournalTest {
     for (int i = 0; i < 4; i++) ask(log, "event-" + i);
     stop();
     system = null;
-    Path first;
-    try (Stream<Path> files = Files.list(dir.resolve("journal"))) {
-      first = files.sorted().findFirst().orElseThrow();
-    }
+    Path first = segments(dir).get(0);
     try (FileChannel c = FileChannel.open(first, StandardOpenOption.WRITE)) {
       c.write(ByteBuffer.wrap(new byte[] {42}), 20); // inside the first record's body
     }
