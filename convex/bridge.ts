@@ -7,7 +7,8 @@
  * - Listens on 127.0.0.1 (port BRIDGE_PORT, default 0 = any free port) and prints exactly
  *   `listening <port>` on stdout once ready. Everything else goes to stderr.
  * - Forwards every request, one at a time, to convex-test's `t.fetch` (the HTTP actions of
- *   convex/http.ts against an in-memory database and file storage).
+ *   convex/http.ts against an in-memory database and file storage). A path (and method) that no
+ *   route matches is answered as a deployed Convex does: 404 `text/plain` `No matching routes found`.
  * - Test-only admin endpoints (same `Authorization: Bearer <PARTYKIT_SECRET>` as the actions):
  *     POST /__admin/token     body = createToken's args, e.g. {"token":"t","userId":"u","access":"write","rooms":["doc-1"]}
  *                             -> 200 {"token":..}
@@ -96,13 +97,22 @@ function send(res: ServerResponse, status: number, body: Uint8Array | string, co
 const sendJson = (res: ServerResponse, status: number, value: unknown) =>
   send(res, status, JSON.stringify(value), "application/json");
 
+/** Exactly what a deployed Convex answers (404, text/plain) for a path that no route of its router matches. */
+const NO_ROUTE = "No matching routes found";
+const router = (await import(pathToFileURL(join(FUNCTIONS, "http.ts")).href)).default as {
+  lookup(path: string, method: string): unknown;
+};
+
 async function forward(req: IncomingMessage, res: ServerResponse, body: Buffer) {
+  const method = req.method ?? "GET";
+  const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+  // convex-test words its no-route answer in its own way; the server must see the deployed one
+  if (!router.lookup(path, method)) return send(res, 404, NO_ROUTE, "text/plain;charset=UTF-8");
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
   }
-  const method = req.method ?? "GET";
   const response = await serially(() =>
     t.fetch(req.url ?? "/", {
       method,

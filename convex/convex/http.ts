@@ -13,8 +13,9 @@ import { receive as receiveWebhook } from "./webhook";
  *   `{"ok":true,"stored":true|false,"updates":<N kept>,...}`.
  * - `GET  /collaboration/snapshot?roomId=<urlencoded>`: 200 with the stored bytes and the count
  *   they cover in the header `X-Ripple-Updates` (0 for snapshots stored before it existed); if none, 404
- *   `application/json` `{"error":"not_found","message":..}`. The server takes only this 404 for "no
- *   snapshot" (a new document); any other 404 (e.g. a deployment without these routes) fails the load.
+ *   `application/json` `{"error":"not_found","message":..}`. The server takes any 404 for "no
+ *   snapshot" (a new document) except Convex's own `No matching routes found` (a deployment without
+ *   these routes), which fails the load.
  * - `POST /collaboration/verify`, body `{"token":..,"roomId":..}`: 200 `{"userId":..,"access":..}`,
  *   401 unknown/invalid token, 403 no access to the room.
  *

@@ -1,12 +1,16 @@
 package dev.ripple.collab;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.backup.BackupException;
+import dev.ripple.collab.backup.ConvexBackup;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.YDoc;
 import java.io.BufferedReader;
@@ -31,6 +35,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -272,7 +277,7 @@ class ConvexBridgeEndToEndTest {
       try {
         ws.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(10, TimeUnit.SECONDS);
         closed.get(3, TimeUnit.SECONDS);
-      } catch (TimeoutException | java.util.concurrent.ExecutionException e) {
+      } catch (TimeoutException | ExecutionException e) {
         // seen with this server: a client's close frame is not answered and the session ends only
         // when the TCP connection does, so drop it, as a closed tab would
       }
@@ -330,5 +335,24 @@ class ConvexBridgeEndToEndTest {
     assertTrue(otherRoom.body().startsWith("{\"error\":\"forbidden\""), otherRoom.body());
 
     assertEquals(Optional.empty(), stored("doc-bridge-auth"));
+  }
+
+  @Test
+  void theConvexCodeAnswersAnUnknownRoomAsANewDocumentAndAMissingRouteAsAFailedLoad() throws Exception {
+    Duration timeout = Duration.ofSeconds(10);
+    ConvexBackup deployed = new ConvexBackup(
+        bridgeUrl, SECRET, timeout, ConvexBackup.defaultClient(timeout));
+    assertEquals(Optional.empty(), deployed.load("doc-bridge-never-saved").toCompletableFuture().get(20, TimeUnit.SECONDS));
+
+    // a site URL under which no route is deployed: Convex's own "No matching routes found"
+    ConvexBackup undeployed = new ConvexBackup(
+        URI.create(bridgeUrl + "/elsewhere"), SECRET, timeout, ConvexBackup.defaultClient(timeout));
+    ExecutionException e = assertThrows(
+        ExecutionException.class,
+        () -> undeployed.load("doc-bridge-never-saved").toCompletableFuture().get(20, TimeUnit.SECONDS));
+    BackupException failed =
+        assertInstanceOf(BackupException.class, e.getCause());
+    assertEquals(404, failed.status());
+    assertTrue(failed.getMessage().contains("No matching routes found"), failed.getMessage());
   }
 }

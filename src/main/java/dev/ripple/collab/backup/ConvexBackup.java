@@ -27,15 +27,20 @@ import org.slf4j.LoggerFactory;
  * Backups in Convex through its HTTP actions: {@code POST {site}/collaboration/snapshot?roomId=…&updates=N}
  * with the state as {@code application/octet-stream} and the count of updates it covers (any 2xx
  * confirms it; Convex keeps the snapshot with the higher count) and {@code GET …?roomId=…} (200 is
- * the snapshot, its count in {@value #UPDATES_HEADER}, absent = 0; a 404 whose body is the JSON
- * {@code {"error":"not_found",...}} means none). Both carry {@code Authorization: Bearer <secret>}. Every other outcome (another
- * status, a 404 with another body, a timeout, a refused connection) is a {@link BackupException}.
+ * the snapshot, its count in {@value #UPDATES_HEADER}, absent = 0; a 404 means none, whatever its
+ * body, as in the seed server, except Convex's own answer for a path no route matches, the plain text
+ * {@value #NO_ROUTE}; see {@link #isNoRoute}). Both carry {@code Authorization: Bearer <secret>}. Every other outcome
+ * (another status, that "no route" 404, a timeout, a refused connection) is a {@link BackupException}.
  * The request timeout bounds the whole exchange, body included: raise it for very large documents
  * over slow links.
  * Room ids are percent-encoded as UTF-8, a space as {@code %20} (never {@code +}).
  */
 public final class ConvexBackup implements SnapshotBackup {
   private static final String PATH = "/collaboration/snapshot";
+  /** Convex's answer (HTTP 404, plain text) for a path that no route of the deployment matches. */
+  public static final String NO_ROUTE = "No matching routes found";
+  /** The same answer from the JavaScript router of {@code convex/server}, followed by the path. */
+  public static final String NO_ROUTE_JS = "No HttpAction routed for ";
   private static final int EXCERPT_CHARS = 200;
   private static final ObjectReader JSON = new ObjectMapper().reader();
   /** The GET answer's header: how many journaled updates the snapshot covers. */
@@ -117,8 +122,8 @@ public final class ConvexBackup implements SnapshotBackup {
       switch (response.statusCode()) {
         case 200: return Optional.of(new Backup(response.body(), updatesOf(response)));
         case 404:
-          if (isNoSnapshot(response.body())) return Optional.empty();
-          throw rejected(roomId, "loading the backup", response);
+          if (isNoRoute(response.body())) throw rejected(roomId, "loading the backup", response);
+          return Optional.empty();
         default: throw rejected(roomId, "loading the backup", response);
       }
     });
@@ -142,17 +147,18 @@ public final class ConvexBackup implements SnapshotBackup {
   }
 
   /**
-   * Whether a 404's body is the contract's "no snapshot for this room":
-   * {@code {"error":"not_found",...}}. Any other 404 (an HTML page, Convex's own answer for a path
-   * it has no route for) must not read as an empty room: its next save would overwrite the backup.
+   * Whether a 404's body is Convex's own "no route": {@value #NO_ROUTE} (what a deployment answers
+   * for a path no route matches), or {@value #NO_ROUTE_JS}{@code <path>} (the same answer from the
+   * router in {@code convex/server}, as convex-test gives it), blanks around it and case aside. Then
+   * the deployment lacks the collaboration routes, the 404 says nothing about the room, and reading
+   * it as a new document would let the room's next save overwrite a good backup. Every other 404
+   * (the reference's JSON, an app's own body, an empty one, an HTML page) means no snapshot.
    */
-  static boolean isNoSnapshot(byte[] body) {
-    try {
-      JsonNode node = JSON.readTree(body);
-      return node != null && node.isObject() && node.path("error").asText("").equals("not_found");
-    } catch (IOException e) {
-      return false;
-    }
+  static boolean isNoRoute(byte[] body) {
+    if (body.length > 1024) return false;
+    String text = new String(body, StandardCharsets.UTF_8).strip();
+    return text.equalsIgnoreCase(NO_ROUTE)
+        || text.regionMatches(true, 0, NO_ROUTE_JS, 0, NO_ROUTE_JS.length()) && text.indexOf('\n') < 0;
   }
 
   private HttpRequest.Builder request(String roomId) {
@@ -191,9 +197,8 @@ public final class ConvexBackup implements SnapshotBackup {
     int status = response.statusCode();
     String hint = switch (status) {
       case 401, 403 -> " (check that PARTYKIT_SECRET matches the Convex deployment's)";
-      case 404 -> " (the snapshot route seems not deployed at " + siteUrl + PATH + ": deploy Ripple's convex/ functions"
-          + " there, or check CONVEX_SITE_URL; a missing snapshot is answered with the JSON {\"error\":\"not_found\"},"
-          + " this answer is not)";
+      case 404 -> " (Convex has no route " + PATH + " at " + siteUrl + ": deploy the collaboration HTTP actions"
+          + " (Ripple's convex/ functions) there, or check CONVEX_SITE_URL)";
       default -> "";
     };
     // one log line, also for an HTML error page

@@ -134,34 +134,47 @@ class ConvexBackupTest {
   }
 
   @Test
-  void aBare404IsAFailedLoadNotANewDocument() {
-    // a deployment without the collaboration routes: Convex (or a proxy) answers a plain 404
+  void convexsOwnNoRouteAnswerIsAFailedLoadNotANewDocument() {
+    // a deployment without the collaboration routes: Convex answers 404 "No matching routes found"
     convex.putSnapshot("doc-1", STATE);
-    convex.answerNext(1, 404, "text/html", "<html>\n<body>404 Not Found</body>\n</html>");
-    BackupException e = failure(backup().load("doc-1"));
-    assertEquals(404, e.status());
-    assertEquals("doc-1", e.roomId());
-    assertTrue(e.getMessage().contains("snapshot route seems not deployed"), e.getMessage());
-    assertTrue(e.getMessage().contains("404 Not Found"), e.getMessage());
-    assertFalse(e.getMessage().contains("\n"), e.getMessage());
-  }
-
-  @Test
-  void a404WhoseBodyIsNotTheJsonNotFoundAnswerIsAFailedLoad() {
-    for (String body : List.of("", "Not Found", "No matching routes found", "{}", "{\"error\":\"injected\"}",
-        "{\"message\":\"not_found\"}", "{\"error\":{\"not_found\":true}}", "[\"not_found\"]", "\"not_found\"",
-        "{\"error\":\"not_found\"")) {
-      convex.answerNext(1, 404, "application/json", body);
-      assertEquals(404, failure(backup().load("doc-1")).status(), body);
+    for (String body : List.of("No matching routes found", "No matching routes found\n", "  no matching routes found ",
+        "No HttpAction routed for /collaboration/snapshot")) {
+      convex.answerNext(1, 404, "text/plain;charset=UTF-8", body);
+      BackupException e = failure(backup().load("doc-1"));
+      assertEquals(404, e.status(), body);
+      assertEquals("doc-1", e.roomId());
+      assertTrue(e.getMessage().contains("Convex has no route /collaboration/snapshot"), e.getMessage());
+      assertTrue(e.getMessage().contains(body.strip()), e.getMessage());
+      assertFalse(e.getMessage().contains("\n"), e.getMessage());
     }
   }
 
   @Test
-  void the404OfTheContractIsANewDocumentWhateverItsMessage() throws Exception {
-    convex.answerNext(1, 404, "application/json", "{\"error\":\"not_found\"}");
-    assertEquals(Optional.empty(), await(backup().load("doc-1")));
-    convex.answerNext(1, 404, "application/json", "{\"error\":\"not_found\",\"message\":\"no snapshot for room doc-1\"}");
-    assertEquals(Optional.empty(), await(backup().load("doc-1")));
+  void every404ButConvexsNoRouteIsANewDocumentWhateverItsBody() throws Exception {
+    // the seed's rule: the app's deployed Convex code answers a missing snapshot as it likes
+    List<String[]> answers = List.of(
+        new String[] {"application/json", "{\"error\":\"not_found\"}"},
+        new String[] {"application/json", "{\"error\":\"not_found\",\"message\":\"no snapshot for room doc-1\"}"},
+        new String[] {"application/json", "{\"error\":\"not found\"}"},
+        new String[] {"application/json", "{}"},
+        new String[] {"application/json", "null"},
+        new String[] {"text/plain", ""},
+        new String[] {"text/plain", "Not found"},
+        new String[] {"text/plain", "No snapshot"},
+        new String[] {"text/plain", "No matching routes found for doc-1, but the route is there"},
+        new String[] {"text/html", "<html>\n<body>404 Not Found</body>\n</html>"});
+    for (String[] answer : answers) {
+      convex.answerNext(1, 404, answer[0], answer[1]);
+      assertEquals(Optional.empty(), await(backup().load("doc-1")), answer[1]);
+    }
+  }
+
+  @Test
+  void aNon404FailureIsAFailedLoad() {
+    for (int status : List.of(400, 410, 429, 500, 502, 503)) {
+      convex.answerNext(1, status, "text/plain", "Not found");
+      assertEquals(status, failure(backup().load("doc-1")).status());
+    }
   }
 
   @Test

@@ -36,13 +36,16 @@ import java.util.regex.Pattern;
  * {@code &updates=<count>}; as the reference, a save with a lower count than the stored snapshot's
  * is answered {@code "stored":false} and not stored, and a GET answers the count in
  * {@value #UPDATES_HEADER}. A missing snapshot is the reference's 404 {@code application/json}
- * {@code {"error":"not_found","message":..}}. Faults are
- * injected on demand: the next N answers with a status (or a whole answer, e.g. a bare HTML 404), a
- * delay before every answer, or no listener at all.
+ * {@code {"error":"not_found","message":..}}, or whatever {@link #answerMissingWith} says (an app's
+ * own deployed code). Faults are injected on demand: the next N answers with a status (or a whole
+ * answer, e.g. a bare HTML 404), every snapshot answer until further notice (e.g. Convex's {@value #NO_ROUTE}
+ * of a deployment without the routes: {@link #answerSnapshotsWith}), a delay before every answer, or no listener at all.
  */
 public final class ConvexStandIn implements AutoCloseable {
   public static final String SNAPSHOT = "/collaboration/snapshot";
   public static final String VERIFY = "/collaboration/verify";
+  /** What a deployed Convex answers (404, plain text) for a path that no route matches. */
+  public static final String NO_ROUTE = "No matching routes found";
   private static final ObjectMapper JSON = new ObjectMapper();
   // exactly one parameter, every byte outside RFC 3986's unreserved set percent-encoded
   private static final Pattern ROOM_QUERY = Pattern.compile("roomId=((?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+)");
@@ -52,7 +55,8 @@ public final class ConvexStandIn implements AutoCloseable {
   public static final String UPDATES_HEADER = "X-Ripple-Updates";
 
   /** One request as received. */
-  public record Request(String method, String path, String rawQuery, Map<String, List<String>> headers, byte[] body) {
+  public record Request(String method, String path, String rawQuery, Map<String, List<String>> headers, byte[] body,
+      long receivedNanos) {
     public Optional<String> header(String name) {
       List<String> values = headers.get(name.toLowerCase(Locale.ROOT));
       return values == null || values.isEmpty() ? Optional.empty() : Optional.of(values.get(0));
@@ -78,6 +82,8 @@ public final class ConvexStandIn implements AutoCloseable {
   private final Map<String, Map<String, Grant>> grants = new ConcurrentHashMap<>();
   private final AtomicInteger faultsLeft = new AtomicInteger();
   private volatile Reply fault = injected(500);
+  private volatile Reply missing = null;
+  private volatile Reply snapshotFault = null;
   private volatile Duration delay = Duration.ZERO;
   private volatile Duration stall = Duration.ZERO;
 
@@ -156,8 +162,8 @@ public final class ConvexStandIn implements AutoCloseable {
 
   /**
    * The next {@code n} requests are answered with {@code status} and a JSON error body
-   * {@code {"error":"injected",...}} (after the contract checks). A 404 so injected is not the
-   * contract's "no snapshot" answer.
+   * {@code {"error":"injected",...}} (after the contract checks). A 404 so injected reads as "no
+   * snapshot", as any 404 but Convex's no-route answer does.
    */
   public void answerNext(int n, int status) {
     fault = injected(status);
@@ -166,7 +172,7 @@ public final class ConvexStandIn implements AutoCloseable {
 
   /**
    * The next {@code n} requests are answered with exactly this status, content type and body (after
-   * the contract checks), e.g. the bare {@code text/html} 404 of a deployment without these routes.
+   * the contract checks), e.g. an HTML 404 page or a 503 of a proxy in front of the deployment.
    */
   public void answerNext(int n, int status, String contentType, String body) {
     answerNext(n, status, contentType, body, Map.of());
@@ -176,6 +182,27 @@ public final class ConvexStandIn implements AutoCloseable {
   public void answerNext(int n, int status, String contentType, String body, Map<String, String> headers) {
     fault = new Reply(status, contentType, body.getBytes(StandardCharsets.UTF_8), Map.copyOf(headers));
     faultsLeft.set(n);
+  }
+
+  /**
+   * From now on a GET of a room without a snapshot is answered with exactly this, as an app's own
+   * deployed code might answer it, instead of the reference's JSON.
+   */
+  public void answerMissingWith(int status, String contentType, String body) {
+    missing = new Reply(status, contentType, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * From now on every request to {@value #SNAPSHOT} is answered with exactly this, before any check
+   * (a backend that fails until it is mended), until {@link #answerSnapshotsNormally()}.
+   */
+  public void answerSnapshotsWith(int status, String contentType, String body) {
+    snapshotFault = new Reply(status, contentType, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Ends {@link #answerSnapshotsWith}. */
+  public void answerSnapshotsNormally() {
+    snapshotFault = null;
   }
 
   /** Every answer from now on waits this long first. */
@@ -205,7 +232,7 @@ public final class ConvexStandIn implements AutoCloseable {
       Map<String, List<String>> headers = new java.util.TreeMap<>();
       exchange.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(Locale.ROOT), List.copyOf(v)));
       Request request = new Request(exchange.getRequestMethod(), exchange.getRequestURI().getRawPath(),
-          exchange.getRequestURI().getRawQuery(), Map.copyOf(headers), body);
+          exchange.getRequestURI().getRawQuery(), Map.copyOf(headers), body, System.nanoTime());
       requests.add(request);
       if (!delay.isZero()) {
         try {
@@ -223,10 +250,16 @@ public final class ConvexStandIn implements AutoCloseable {
     String method = request.method();
     String path = request.path();
     if (!path.equals(SNAPSHOT) && !path.equals(VERIFY)) {
-      reply(exchange, violation(404, request, "no route " + path));
+      violation(404, request, "no route " + path);
+      reply(exchange, new Reply(404, "text/plain;charset=UTF-8", NO_ROUTE.getBytes(StandardCharsets.UTF_8)));
       return;
     }
     boolean snapshot = path.equals(SNAPSHOT);
+    Reply override = snapshotFault;
+    if (snapshot && override != null) {
+      reply(exchange, override);
+      return;
+    }
     if (snapshot ? !(method.equals("GET") || method.equals("POST")) : !method.equals("POST")) {
       reply(exchange, violation(405, request, method + " " + path));
       return;
@@ -284,8 +317,9 @@ public final class ConvexStandIn implements AutoCloseable {
           "ok", true, "stored", stored, "updates", kept.updates()))));
     } else if (snapshot) {
       Stored kept = snapshots.get(roomId);
+      Reply none = missing;
       reply(exchange, kept == null
-          ? json(404, Map.of("error", "not_found", "message", "no snapshot for room " + roomId))
+          ? none != null ? none : json(404, Map.of("error", "not_found", "message", "no snapshot for room " + roomId))
           : new Reply(200, "application/octet-stream", kept.state(),
               kept.updates() == null ? Map.of() : Map.of(UPDATES_HEADER, Long.toString(kept.updates()))));
     } else {
