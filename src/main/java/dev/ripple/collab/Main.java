@@ -14,6 +14,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.http.Routes;
+import dev.ripple.collab.journal.JournalCheck;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.session.SessionRegistry;
@@ -41,7 +42,15 @@ public final class Main {
   }
 
   public static void main(String[] args) throws Exception {
-    Server server = start(loadConfig(System.getenv()));
+    Server server;
+    try {
+      server = start(loadConfig(System.getenv()));
+    } catch (IllegalStateException e) {
+      // a start refused for a reason the operator can act on (configuration, the journal): one line, exit 1
+      log.error("cannot start: {}", e.getMessage());
+      System.exit(1);
+      return;
+    }
     log.info("Ripple collaboration server listening on {}:{} (data in {})",
         server.settings().bindHost(), server.port(), server.settings().dataDir().toAbsolutePath());
   }
@@ -124,6 +133,8 @@ public final class Main {
         // before any room starts: what an earlier version journaled into H2 moves to the file journal
         dev.ripple.collab.journal.H2JournalImport.run(config.getConfig("akka-persistence-jdbc.shared-databases.slick.db"),
             java.nio.file.Path.of(config.getString("ripple-file-journal.dir")));
+        // a journal that refused its files (damage) or is held by another process: no port, a clear reason
+        JournalCheck.awaitRunning(system.classicSystem(), Duration.ofMinutes(5));
       }
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
       java.util.Optional<dev.ripple.collab.room.Webhooks> webhooks = dev.ripple.collab.room.Webhooks.Settings.from(config.getConfig("ripple"))
