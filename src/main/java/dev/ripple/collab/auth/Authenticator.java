@@ -20,6 +20,14 @@ public interface Authenticator {
   CompletionStage<AuthResult> verify(String token, String roomId);
 
   /**
+   * As {@link #verify(String, String)}, for a client at {@code clientAddress} (limits per address
+   * apply where the authenticator has them: {@link LimitedAuthenticator}).
+   */
+  default CompletionStage<AuthResult> verify(String token, String roomId, String clientAddress) {
+    return verify(token, roomId);
+  }
+
+  /**
    * The authenticator the configuration asks for: {@link ConvexAuthenticator} when
    * {@code ripple.convex.site-url} (CONVEX_SITE_URL) is set, which then requires
    * {@code ripple.convex.secret} (PARTYKIT_SECRET), else {@link AllowAll} with a loud warning.
@@ -36,8 +44,9 @@ public interface Authenticator {
     if (settings.convex().isPresent()) {
       dev.ripple.collab.ConvexSettings convex = settings.convex().get();
       log.info("tokens are verified by Convex at {}", convex.siteUrl());
-      return new ConvexAuthenticator(convex.siteUrl(), convex.secret(), settings.requestTimeout(), settings.cacheTtl(),
-          settings.cacheMaxEntries(), Clock.systemUTC(), ConvexAuthenticator.defaultClient(settings.requestTimeout()));
+      return new LimitedAuthenticator(new ConvexAuthenticator(convex.siteUrl(), convex.secret(), settings.requestTimeout(),
+          settings.cacheTtl(), settings.cacheMaxEntries(), Clock.systemUTC(), ConvexAuthenticator.defaultClient(settings.requestTimeout())),
+          settings.limits(), Clock.systemUTC());
     }
     log.warn("*** CONVEX_SITE_URL is not set: auth is OFF, every connection may read and write every room. "
         + "Set CONVEX_SITE_URL and PARTYKIT_SECRET in production. ***");

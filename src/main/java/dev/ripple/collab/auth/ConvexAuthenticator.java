@@ -72,6 +72,11 @@ public final class ConvexAuthenticator implements Authenticator {
     return HttpClient.newBuilder().connectTimeout(connectTimeout).followRedirects(HttpClient.Redirect.NEVER).build();
   }
 
+  /** The allowed answer cached for (token, room), if any: a reconnect that costs Convex nothing. */
+  Optional<AuthResult.Allowed> cached(String token, String roomId) {
+    return token == null || token.isBlank() ? Optional.empty() : cache.get(new Key(token, roomId), clock.millis());
+  }
+
   @Override
   public CompletionStage<AuthResult> verify(String token, String roomId) {
     if (token == null || token.isBlank()) {

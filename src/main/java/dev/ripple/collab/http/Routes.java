@@ -13,6 +13,7 @@ import dev.ripple.collab.auth.Access;
 import dev.ripple.collab.auth.AuthResult;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.auth.ClientToken;
+import dev.ripple.collab.auth.LimitedAuthenticator;
 import dev.ripple.collab.protocol.LogSafe;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.session.Session;
@@ -43,9 +44,12 @@ public final class Routes extends AllDirectives {
     this.sharding = ClusterSharding.get(system);
     this.sessions = sessions;
     this.authenticator = authenticator;
+    this.trustForwardedFor = authenticator instanceof LimitedAuthenticator l && l.trustForwardedFor();
     this.frames = new WebSocketFrames(system, settings.maxMessageBytes());
     this.metrics = dev.ripple.collab.Metrics.get(system);
   }
+
+  private final boolean trustForwardedFor;
 
   public Route routes() {
     return concat(
@@ -68,7 +72,7 @@ public final class Routes extends AllDirectives {
       return error(StatusCodes.BAD_REQUEST, "bad_room_id", "room id must match " + settings.roomIdPattern().pattern());
     }
     // only a WebSocket upgrade gets this far: a plain request is rejected before Convex is asked about its token
-    return extractWebSocketUpgrade(upgrade -> parameterMap(query -> optionalHeaderValueByName("Authorization", authorization -> {
+    return extractWebSocketUpgrade(upgrade -> clientAddress(address -> parameterMap(query -> optionalHeaderValueByName("Authorization", authorization -> {
       if (sessions.count(roomId) >= settings.maxConnectionsPerRoom()) {
         metrics.connectionsRefused.increment();
         return error(StatusCodes.SERVICE_UNAVAILABLE, "room_full",
@@ -76,7 +80,7 @@ public final class Routes extends AllDirectives {
       }
       // auth before the upgrade (PartyKit's onBeforeConnect): token from ?token= or Authorization: Bearer
       String token = ClientToken.extract(query, authorization).orElse(null);
-      return onSuccess(authenticator.verify(token, roomId), result -> {
+      return onSuccess(authenticator.verify(token, roomId, address), result -> {
         if (result instanceof AuthResult.Denied d) return error(StatusCodes.get(d.status()), d.code(), d.message());
         if (result instanceof AuthResult.Unavailable u) {
           return error(StatusCodes.SERVICE_UNAVAILABLE, AuthResult.Unavailable.CODE, u.message());
@@ -88,7 +92,22 @@ public final class Routes extends AllDirectives {
         return complete(frames.upgrade(upgrade,
             new Session(settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly, frames::wire)));
       });
-    })));
+    }))));
+  }
+
+  /**
+   * The client's address for the per-address limits: the TCP peer's, or the first X-Forwarded-For
+   * entry when {@code ripple.auth.verify.trust-forwarded-for} says only a trusted balancer reaches
+   * this node.
+   */
+  private Route clientAddress(java.util.function.Function<String, Route> inner) {
+    return optionalAttribute(akka.http.javadsl.model.AttributeKeys.remoteAddress, remote ->
+        optionalHeaderValueByName("X-Forwarded-For", forwarded -> {
+          if (trustForwardedFor && forwarded.isPresent() && !forwarded.get().isBlank()) {
+            return inner.apply(forwarded.get().split(",")[0].strip());
+          }
+          return inner.apply(remote.flatMap(r -> r.getAddress()).map(java.net.InetAddress::getHostAddress).orElse("unknown"));
+        }));
   }
 
   /**

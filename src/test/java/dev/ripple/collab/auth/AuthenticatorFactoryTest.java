@@ -36,8 +36,8 @@ class AuthenticatorFactoryTest {
   }
 
   @Test
-  void withSiteUrlAndSecretConvexVerifies() {
-    assertInstanceOf(ConvexAuthenticator.class, Authenticator.fromConfig(config(
+  void withSiteUrlAndSecretConvexVerifiesBehindTheFloodLimits() {
+    assertInstanceOf(LimitedAuthenticator.class, Authenticator.fromConfig(config(
         "ripple.convex.site-url", "https://happy-otter-123.convex.site", "ripple.convex.secret", "s")));
   }
 
