@@ -96,15 +96,17 @@ public final class Routes extends AllDirectives {
   }
 
   /**
-   * The client's address for the per-address limits: the TCP peer's, or the first X-Forwarded-For
-   * entry when {@code ripple.auth.verify.trust-forwarded-for} says only a trusted balancer reaches
+   * The client's address for the per-address limits: the TCP peer's, or the last X-Forwarded-For
+   * entry (the balancer's own) when {@code ripple.auth.verify.trust-forwarded-for} says only a trusted balancer reaches
    * this node.
    */
   private Route clientAddress(java.util.function.Function<String, Route> inner) {
     return optionalAttribute(akka.http.javadsl.model.AttributeKeys.remoteAddress, remote ->
         optionalHeaderValueByName("X-Forwarded-For", forwarded -> {
           if (trustForwardedFor && forwarded.isPresent() && !forwarded.get().isBlank()) {
-            return inner.apply(forwarded.get().split(",")[0].strip());
+            // the last entry is the one the balancer added (the address it saw); earlier ones are the client's own claims
+            String[] hops = forwarded.get().split(",");
+            return inner.apply(hops[hops.length - 1].strip());
           }
           return inner.apply(remote.flatMap(r -> r.getAddress()).map(java.net.InetAddress::getHostAddress).orElse("unknown"));
         }));
