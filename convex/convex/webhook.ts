@@ -9,7 +9,8 @@ import { httpAction, internalMutation, internalQuery } from "./_generated/server
  * After a room changes, the server POSTs
  * `{"event":"document.updated","id":"<roomId>:<updates>","roomId":..,"updates":N,"stateVector":"<base64>","timestamp":"<ISO>"}`
  * with `X-Ripple-Signature-256: sha256=<lowercase hex HMAC-SHA256 of the raw body>`, keyed with
- * `COLLAB_WEBHOOK_SECRET` (default `PARTYKIT_SECRET`). Delivery is at least once: a retry carries
+ * `COLLAB_WEBHOOK_SECRET` (a key of its own: the server refuses to start without it, and never signs
+ * with `PARTYKIT_SECRET`). Delivery is at least once: a retry carries
  * the same `id` (it names the room's state), and a room's events come in increasing `updates`.
  *
  * This receiver verifies the signature over the raw bytes before parsing anything, then records
@@ -24,7 +25,7 @@ import { httpAction, internalMutation, internalQuery } from "./_generated/server
  *   type (a newer server), acknowledged so that it is not retried forever;
  * - 401 `{"error":"bad_signature",..}`: the signature header is missing, malformed or wrong;
  * - 400 `{"error":"bad_request",..}`: a signed body that is not the expected JSON;
- * - 500 `{"error":"not_configured",..}`: neither secret is set on this deployment.
+ * - 500 `{"error":"not_configured",..}`: `COLLAB_WEBHOOK_SECRET` is not set on this deployment.
  *
  * The server retries anything but a 2xx, so answer 2xx once the event is safely recorded, and do
  * slow work (indexing, e-mails, fetching the document) in scheduled functions, not in the request.
@@ -43,8 +44,8 @@ export const receive = httpAction(async (ctx, request) => {
   try {
     const secret = webhookSecret();
     if (secret === null) {
-      console.error("COLLAB_WEBHOOK_SECRET / PARTYKIT_SECRET is not set: run `npx convex env set COLLAB_WEBHOOK_SECRET <secret>`");
-      return error(500, "not_configured", "neither COLLAB_WEBHOOK_SECRET nor PARTYKIT_SECRET is set on this deployment");
+      console.error("COLLAB_WEBHOOK_SECRET is not set: run `npx convex env set COLLAB_WEBHOOK_SECRET <secret>`");
+      return error(500, "not_configured", "COLLAB_WEBHOOK_SECRET is not set on this deployment");
     }
     // the raw bytes: the signature covers exactly what was sent, so never verify a re-serialization
     const body = new Uint8Array(await request.arrayBuffer());
@@ -119,11 +120,11 @@ export const lastChange = internalQuery({
 });
 
 /**
- * The key the server signs with: `COLLAB_WEBHOOK_SECRET`, else `PARTYKIT_SECRET` (as the server
- * chooses it), stripped of surrounding whitespace like the server does; null when unset or blank.
+ * The key the server signs with: `COLLAB_WEBHOOK_SECRET` (never `PARTYKIT_SECRET`: the server does
+ * not sign with it), stripped of surrounding whitespace like the server does; null when unset or blank.
  */
 function webhookSecret(): string | null {
-  const secret = (process.env.COLLAB_WEBHOOK_SECRET ?? process.env.PARTYKIT_SECRET ?? "").trim();
+  const secret = (process.env.COLLAB_WEBHOOK_SECRET ?? "").trim();
   return secret === "" ? null : secret;
 }
 

@@ -113,6 +113,9 @@ public final class Main {
   public static Server start(Config config) throws Exception {
     Settings settings = Settings.from(config);
     Authenticator authenticator = Authenticator.fromConfig(config); // fails fast: CONVEX_SITE_URL without PARTYKIT_SECRET
+    // fails fast too: COLLAB_WEBHOOK_URL without a COLLAB_WEBHOOK_SECRET of its own
+    java.util.Optional<dev.ripple.collab.room.Webhooks.Settings> hookSettings =
+        dev.ripple.collab.room.Webhooks.Settings.from(config.getConfig("ripple"));
     Files.createDirectories(settings.dataDir());
     // a room's stash holds what its connections may have in flight while it writes: sized from the limits, never full
     config = ConfigFactory.parseMap(java.util.Map.of("akka.persistence.typed.stash-capacity", settings.roomStashCapacity()))
@@ -137,7 +140,7 @@ public final class Main {
         JournalCheck.awaitRunning(system.classicSystem(), Duration.ofMinutes(5));
       }
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
-      java.util.Optional<dev.ripple.collab.room.Webhooks> webhooks = dev.ripple.collab.room.Webhooks.Settings.from(config.getConfig("ripple"))
+      java.util.Optional<dev.ripple.collab.room.Webhooks> webhooks = hookSettings
           .map(w -> new dev.ripple.collab.room.Webhooks(w, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking())));
       webhooks.ifPresent(w -> log.info("webhooks: change notifications go to {}", w.settings().url()));
       Room.init(system, settings, backup, webhooks);

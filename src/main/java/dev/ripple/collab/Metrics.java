@@ -65,6 +65,8 @@ public final class Metrics implements Extension {
   public final LongAdder connectionsRefused = new LongAdder();
   public final LongAdder backupSavesOk = new LongAdder();
   public final LongAdder backupSavesFailed = new LongAdder();
+  /** Saves the backup refused because it keeps a snapshot covering more updates (the room then merges it). */
+  public final LongAdder backupSavesRefused = new LongAdder();
   public final LongAdder backupLoads = new LongAdder();
   public final LongAdder connectionsClosedByServer = new LongAdder();
   /** Time from receiving an update to its journal write being confirmed. */
@@ -97,8 +99,9 @@ public final class Metrics implements Extension {
         .callback(c -> {
           c.call(backupSavesOk.sum(), "ok");
           c.call(backupSavesFailed.sum(), "failed");
+          c.call(backupSavesRefused.sum(), "kept_newer");
         }).build());
-    counter("ripple_backup_loads_total", "Cold-start backup loads.", backupLoads::sum);
+    counter("ripple_backup_loads_total", "Backup loads: cold starts, and catch-ups after a save refused for a newer backup.", backupLoads::sum);
     counter("ripple_connections_closed_by_server_total", "Connections the server closed (bad input, slow, moved).",
         connectionsClosedByServer::sum);
     journalWriteSeconds = new Histogram(registry, "ripple_journal_write_seconds", "From receiving an update to its journal write.");

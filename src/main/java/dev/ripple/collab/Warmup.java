@@ -63,8 +63,8 @@ public final class Warmup {
   /** A backup that stores nothing and has nothing: warm-up rooms never touch Convex. */
   public static final SnapshotBackup NO_BACKUP = new SnapshotBackup() {
     @Override
-    public CompletionStage<Void> save(String roomId, byte[] state, long updates) {
-      return CompletableFuture.completedFuture(null);
+    public CompletionStage<SaveResult> save(String roomId, byte[] state, long updates) {
+      return CompletableFuture.completedFuture(SaveResult.Stored.INSTANCE);
     }
 
     @Override

@@ -43,17 +43,23 @@ class AuthEndToEndTest {
   @BeforeEach
   void start() throws Exception {
     convex = ConvexStandIn.start(SECRET);
+    server = startServer(Map.of());
+  }
+
+  private Main.Server startServer(Map<String, Object> overrides) throws Exception {
     Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "auth-data");
-    Config config = ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0,
-            "ripple.http.bind-host", "127.0.0.1",
-            "ripple.data-dir", data.toString(),
-            "ripple.convex.site-url", convex.siteUrl().toString(),
-            "ripple.convex.secret", SECRET))
+    Map<String, Object> m = new java.util.HashMap<>(Map.of(
+        "ripple.http.port", 0,
+        "ripple.http.bind-host", "127.0.0.1",
+        "ripple.data-dir", data.toString(),
+        "ripple.convex.site-url", convex.siteUrl().toString(),
+        "ripple.convex.secret", SECRET));
+    m.putAll(overrides);
+    Config config = ConfigFactory.parseMap(m)
         .withFallback(ConfigFactory.parseResources("application.conf"))
         .withFallback(ConfigFactory.defaultReference())
         .resolve();
-    server = Main.start(config);
+    return Main.start(config);
   }
 
   @AfterEach
@@ -124,6 +130,36 @@ class AuthEndToEndTest {
     UpgradeRequest.Answer r = get("/parties/main/doc-auth?token=tok-w");
     assertEquals(503, r.statusCode());
     assertTrue(r.body().startsWith("{\"error\":\"auth_unavailable\""), r.body());
+  }
+
+  /** A full room tells only an authenticated caller that it is full: occupancy is not for strangers. */
+  @Test
+  void aFullRoomAnswersAnUnauthenticatedCaller401AndOnlyAnAllowedOneRoomFull() throws Exception {
+    server.stop();
+    server = startServer(Map.of("ripple.limits.max-connections-per-room", 1));
+    convex.grant("tok-w", "doc-full", "user-1", "write");
+    LinkedBlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
+    WebSocket first = HttpClient.newHttpClient().newWebSocketBuilder()
+        .buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/doc-full?token=tok-w"), new WebSocket.Listener() {
+          @Override
+          public CompletionStage<?> onBinary(WebSocket w, ByteBuffer data, boolean last) {
+            received.add(new byte[0]);
+            w.request(1);
+            return null;
+          }
+        }).get(10, TimeUnit.SECONDS);
+    assertTrue(received.poll(10, TimeUnit.SECONDS) != null, "the first connection joined"); // the room counts it now
+    UpgradeRequest.Answer missing = get("/doc-full");
+    assertEquals(401, missing.statusCode(), missing.body());
+    assertTrue(missing.body().contains("missing_token"), missing.body());
+    UpgradeRequest.Answer unknown = get("/doc-full?token=nope");
+    assertEquals(401, unknown.statusCode(), unknown.body());
+    convex.grant("tok-other", "doc-other", "user-2", "write");
+    assertEquals(403, get("/doc-full?token=tok-other").statusCode());
+    UpgradeRequest.Answer allowed = get("/doc-full?token=tok-w");
+    assertEquals(503, allowed.statusCode(), allowed.body());
+    assertTrue(allowed.body().startsWith("{\"error\":\"room_full\""), allowed.body());
+    first.abort();
   }
 
   @Test

@@ -73,6 +73,18 @@ class WebhookEndToEndTest {
   }
 
   @Test
+  void aWebhookUrlWithoutItsOwnSecretFailsStartUpThoughPartykitSecretIsSet() throws Exception {
+    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "hook-data");
+    // PARTYKIT_SECRET as application.conf's substitutions see an environment variable
+    Config config = ConfigFactory.parseMap(Map.of("ripple.webhook.url", "http://127.0.0.1:9/hooks/ripple",
+            "PARTYKIT_SECRET", "the-convex-credential", "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1",
+            "ripple.data-dir", data.toString()))
+        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve();
+    IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> Main.start(config));
+    assertTrue(e.getMessage().contains("COLLAB_WEBHOOK_SECRET"), e.getMessage());
+  }
+
+  @Test
   void aReceiverThatFailsThenGoesDownStillGetsASignedEventForEveryChangedRoom() throws Exception {
     receiver = WebhookReceiver.start(SECRET);
     receiver.failNext.set(3); // three 500s

@@ -20,13 +20,12 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Backups in Convex through its HTTP actions: {@code POST {site}/collaboration/snapshot?roomId=…&updates=N}
- * with the state as {@code application/octet-stream} and the count of updates it covers (any 2xx
- * confirms it; Convex keeps the snapshot with the higher count) and {@code GET …?roomId=…} (200 is
+ * with the state as {@code application/octet-stream} and the count of updates it covers (Convex keeps
+ * the snapshot with the higher count: a 2xx whose JSON body says {@code "stored":false} is
+ * {@link SaveResult.KeptNewer}, every other 2xx, with or without a body, is stored) and {@code GET …?roomId=…} (200 is
  * the snapshot, its count in {@value #UPDATES_HEADER}, absent = 0; a 404 means none, whatever its
  * body, as in the seed server, except Convex's own answer for a path no route matches, the plain text
  * {@value #NO_ROUTE}; see {@link #isNoRoute}). Both carry {@code Authorization: Bearer <secret>}. Every other outcome
@@ -45,7 +44,6 @@ public final class ConvexBackup implements SnapshotBackup {
   private static final ObjectReader JSON = new ObjectMapper().reader();
   /** The GET answer's header: how many journaled updates the snapshot covers. */
   public static final String UPDATES_HEADER = "X-Ripple-Updates";
-  private static final Logger log = LoggerFactory.getLogger(ConvexBackup.class);
 
   private final URI siteUrl;
   private final String authorization;
@@ -79,7 +77,7 @@ public final class ConvexBackup implements SnapshotBackup {
   }
 
   @Override
-  public CompletionStage<Void> save(String roomId, byte[] state, long updates) {
+  public CompletionStage<SaveResult> save(String roomId, byte[] state, long updates) {
     HttpRequest request = HttpRequest.newBuilder(snapshotUri(roomId, updates))
         .timeout(requestTimeout)
         .header("Authorization", authorization)
@@ -87,32 +85,30 @@ public final class ConvexBackup implements SnapshotBackup {
         .POST(HttpRequest.BodyPublishers.ofByteArray(state))
         .build();
     return exchange(roomId, "backup", request, response -> {
-      if (response.statusCode() / 100 == 2) {
-        warnIfNewerKept(roomId, updates, response.body());
-        return null;
-      }
+      if (response.statusCode() / 100 == 2) return saveResult(response.body());
       throw rejected(roomId, "backup", response);
     });
   }
 
   /**
-   * A save answered {@code "stored":false} covers fewer updates than the snapshot Convex keeps. A save
-   * that timed out and landed late is never read here; an answer like this means the room's count
-   * went back (its journal was reset or restored, or two servers share the deployment), and its saves
-   * will not be stored until the count passes the kept one.
+   * What a 2xx answer to a save means. The reference answers {@code {"ok":true,"stored":false,"updates":N}}
+   * when it keeps a snapshot covering more updates (N of them): refused. Anything else is stored, as the
+   * seed took every 2xx: no body, a body that is not JSON, JSON without {@code stored} (an app's own
+   * Convex code from before the count), {@code "stored":true}.
    */
-  private void warnIfNewerKept(String roomId, long updates, byte[] body) {
+  static SaveResult saveResult(byte[] body) {
     JsonNode answer;
     try {
-      answer = JSON.readTree(body);
+      answer = body.length == 0 ? null : JSON.readTree(body);
     } catch (IOException e) {
-      return; // any 2xx confirms; the body is informative only
+      return SaveResult.Stored.INSTANCE;
     }
-    if (answer != null && answer.path("stored").isBoolean() && !answer.path("stored").booleanValue()) {
-      log.warn("room {}: Convex at {} kept its snapshot covering {} updates and did not store this save covering {};"
-          + " the room's update count is behind the backup's (journal reset or restored, or another server saving this room?)",
-          roomId, siteUrl, answer.path("updates").asText("?"), updates);
+    if (answer == null || !answer.path("stored").isBoolean() || answer.path("stored").booleanValue()) {
+      return SaveResult.Stored.INSTANCE;
     }
+    JsonNode kept = answer.path("updates");
+    return new SaveResult.KeptNewer(kept.isIntegralNumber() && kept.canConvertToLong() && kept.asLong() >= 0
+        ? java.util.OptionalLong.of(kept.asLong()) : java.util.OptionalLong.empty());
   }
 
   @Override

@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -35,7 +36,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the room id. A file is a 16-byte header ({@link #MAGIC}, then the count of updates the state
  * covers as a big-endian long) followed by the state; a file without the header (written before
  * the count existed) is all state, covering 0 updates. A save covering fewer updates than the
- * room's file is not written (the newer state stays), as Convex does. A save writes a temporary
+ * room's file is not written (the newer state stays, and the save reports {@link SaveResult.KeptNewer}),
+ * as Convex does. A save writes a temporary
  * file in the same directory ({@code .saving-*.tmp}), forces it to disk, renames it over the
  * room's file atomically and forces the directory, so a reader or a crash sees the old state or the
  * new one, never a part. Temporary files left by a crash are deleted when the backup is created
@@ -146,15 +148,16 @@ public final class LocalDirectoryBackup implements SnapshotBackup {
   }
 
   @Override
-  public CompletionStage<Void> save(String roomId, byte[] state, long updates) {
+  public CompletionStage<SaveResult> save(String roomId, byte[] state, long updates) {
     return onIo(roomId, "backup", () -> {
       if (updates < 0) throw new IllegalArgumentException("updates must be >= 0, not " + updates);
       Path target = fileFor(roomId);
       synchronized (locks[Math.floorMod(target.getFileName().hashCode(), LOCK_STRIPES)]) {
-        if (storedUpdates(target) > updates) return null; // an older save than the stored one
+        long stored = storedUpdates(target);
+        if (stored > updates) return new SaveResult.KeptNewer(OptionalLong.of(stored)); // older than the stored one
         write(target, header(updates), ByteBuffer.wrap(state));
       }
-      return null;
+      return SaveResult.Stored.INSTANCE;
     });
   }
 

@@ -2,6 +2,7 @@ package dev.ripple.collab.backup;
 
 import com.typesafe.config.Config;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
@@ -14,7 +15,9 @@ import org.slf4j.LoggerFactory;
  * {@link BackupException} on failure and never throw from the call itself. The state array is not
  * copied: do not change it before the save completes. The room issues one save at a time, but a
  * save that failed on our side (a timeout) may still land after its successor: the backup keeps the
- * state with the higher count, so the newest state wins, not the last to arrive.
+ * state with the higher count, so the newest state wins, not the last to arrive. A save the backup
+ * refuses for that reason reports {@link SaveResult.KeptNewer}: the state saved is not the backup, and
+ * the room must catch up with the backup's content before it counts itself saved.
  */
 public interface SnapshotBackup {
 
@@ -28,12 +31,28 @@ public interface SnapshotBackup {
     }
   }
 
+  /** What a save did: the state is now the room's backup, or the backup kept one covering more updates. */
+  sealed interface SaveResult {
+    /** The state is stored: the backup has it, durably. */
+    record Stored() implements SaveResult {
+      public static final Stored INSTANCE = new Stored();
+    }
+
+    /**
+     * Refused, not failed: the backup keeps its snapshot, which covers more updates than this save
+     * ({@code updates}: how many, when the answer says). Retrying the same save changes nothing; the
+     * room loads that snapshot and merges it first.
+     */
+    record KeptNewer(OptionalLong updates) implements SaveResult {}
+  }
+
   /**
    * Stores {@code state}, covering the room's first {@code updates} journaled updates, as the room's
-   * backup unless the stored one covers more (then that newer one stays, and this completes
-   * normally: the newer state is safe). Completes when the backup is confirmed durable.
+   * backup unless the stored one covers more (an equal count replaces it). Completes, once the backup
+   * answered, with {@link SaveResult.Stored} (durable) or {@link SaveResult.KeptNewer} (the stored one
+   * stays; this state is not saved).
    */
-  CompletionStage<Void> save(String roomId, byte[] state, long updates);
+  CompletionStage<SaveResult> save(String roomId, byte[] state, long updates);
 
   /** The room's last backup, or empty when it has none (a new document). */
   CompletionStage<Optional<Backup>> load(String roomId);

@@ -73,17 +73,18 @@ public final class Routes extends AllDirectives {
     }
     // only a WebSocket upgrade gets this far: a plain request is rejected before Convex is asked about its token
     return extractWebSocketUpgrade(upgrade -> clientAddress(address -> parameterMap(query -> optionalHeaderValueByName("Authorization", authorization -> {
-      if (sessions.count(roomId) >= settings.maxConnectionsPerRoom()) {
-        metrics.connectionsRefused.increment();
-        return error(StatusCodes.SERVICE_UNAVAILABLE, "room_full",
-            "room " + roomId + " has " + settings.maxConnectionsPerRoom() + " connections, its limit; try again later");
-      }
       // auth before the upgrade (PartyKit's onBeforeConnect): token from ?token= or Authorization: Bearer
       String token = ClientToken.extract(query, authorization).orElse(null);
       return onSuccess(authenticator.verify(token, roomId, address), result -> {
         if (result instanceof AuthResult.Denied d) return error(StatusCodes.get(d.status()), d.code(), d.message());
         if (result instanceof AuthResult.Unavailable u) {
           return error(StatusCodes.SERVICE_UNAVAILABLE, AuthResult.Unavailable.CODE, u.message());
+        }
+        // capacity only after auth: how full a room is, is no one's business but its users'
+        if (sessions.count(roomId) >= settings.maxConnectionsPerRoom()) {
+          metrics.connectionsRefused.increment();
+          return error(StatusCodes.SERVICE_UNAVAILABLE, "room_full",
+              "room " + roomId + " has " + settings.maxConnectionsPerRoom() + " connections, its limit; try again later");
         }
         AuthResult.Allowed allowed = (AuthResult.Allowed) result;
         boolean readOnly = allowed.access() == Access.READ;

@@ -110,8 +110,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** Alarm: retry a failed save. */
   private record RetrySave() implements Command {}
 
-  /** A save finished: covering the first {@code updates} updates, or failed. */
-  private record SaveDone(long updates, Throwable failure) implements Command {}
+  /** A save finished, covering the first {@code updates} updates: stored, or refused for a newer backup ({@code result}), or failed. */
+  private record SaveDone(long updates, SnapshotBackup.SaveResult result, Throwable failure) implements Command {}
+
+  /** After a refused save: the backup's newer snapshot, loaded to be merged (empty: it is gone), or the load failed. */
+  private record CatchUpLoaded(Optional<SnapshotBackup.Backup> backup, Throwable failure) implements Command {}
 
   /** Alarm: retry a failed cold-start load. */
   private record RetryLoad() implements Command {}
@@ -184,7 +187,10 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /**
    * The backup was loaded at cold start (empty array: there was none, a new document), covering
    * {@code updates} updates of the room's earlier life: the count continues above it, so the next
-   * saves are newer than the backup's (journal entries from before the count read as 0).
+   * saves are newer than the backup's (journal entries from before the count read as 0). Also what a
+   * room journals when it catches up after a refused save: {@code state} is then what the backup had
+   * and the room lacked (possibly nothing), merged like a client update, and the count again continues
+   * above the backup's.
    */
   public record BackupLoaded(byte[] state, long updates) implements Event {}
 
@@ -288,6 +294,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   // not persisted: what is in flight right now
   private boolean saving;
   private int saveFailures;
+  /** Saves refused in a row for a newer backup: a second refusal right after a catch-up waits with backoff. */
+  private int saveRefusals;
   private boolean loadingBeforeServing;
   private int loadFailures;
   /** Change notifications; null when off. */
@@ -390,6 +398,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(RetrySave.class, (state, c) -> save(state))
         .onCommand(FinalSave.class, this::onFinalSave)
         .onCommand(SaveDone.class, this::onSaveDone)
+        .onCommand(CatchUpLoaded.class, this::onCatchUpLoaded)
         .onCommand(Notify.class, this::onNotify)
         .onCommand(NotifyDone.class, this::onNotifyDone)
         .onCommand(RelayPresence.class, (state, c) -> {
@@ -479,38 +488,90 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     if (full.length <= 2) return Effect().persist(new BackupConfirmed(covered)); // an empty document is not saved
     saving = true;
     long started = System.nanoTime();
-    ctx.pipeToSelf(backup.save(roomId, full, covered), (ok, failure) -> {
+    ctx.pipeToSelf(backup.save(roomId, full, covered), (result, failure) -> {
       metrics.backupSaveSeconds.observeNanos(System.nanoTime() - started);
-      (failure == null ? metrics.backupSavesOk : metrics.backupSavesFailed).increment();
-      return new SaveDone(covered, failure);
+      (failure != null ? metrics.backupSavesFailed
+          : result instanceof SnapshotBackup.SaveResult.KeptNewer ? metrics.backupSavesRefused : metrics.backupSavesOk).increment();
+      return new SaveDone(covered, result, failure);
     });
     return Effect().none();
   }
 
   private Effect<Event, State> onSaveDone(State state, SaveDone done) {
-    saving = false;
     if (done.failure() != null) {
-      saveFailures++;
-      if (saveFailures <= alarms.retries()) {
-        Duration retry = alarms.retryInitial().multipliedBy(1L << (saveFailures - 1));
-        log.warn("room {}: backup save failed ({}); retry {} of {} in {} s", roomId, describe(done.failure()),
-            saveFailures, alarms.retries(), retry.toSeconds());
-        timers.startSingleTimer("retry-save", new RetrySave(), retry);
-      } else {
-        log.error("room {}: backup save failed {} times ({}); the room stays dirty and tries again in {}",
-            roomId, saveFailures - 1, describe(done.failure()), alarms.retryLater().toSeconds() + " s");
-        saveFailures = 0;
-        if (connections.isEmpty()) timers.startSingleTimer("final", new FinalSave(), alarms.retryLater());
-      }
+      saving = false;
+      return saveFailed(describe(done.failure()));
+    }
+    if (done.result() instanceof SnapshotBackup.SaveResult.KeptNewer kept) {
+      // not saved: the backup holds a snapshot covering more updates (another node served this room since this
+      // one's journal was written). Taking that for confirmed would let a later save, once the count passes the
+      // backup's, overwrite the other node's edits: catch up with them first. Still "saving": no passivation.
+      log.info("room {}: the backup keeps a newer snapshot (covering {} updates; this save covered {}); merging it, then saving again",
+          roomId, kept.updates().isPresent() ? Long.toString(kept.updates().getAsLong()) : "more", done.updates());
+      saveRefusals++;
+      metrics.backupLoads.increment();
+      ctx.pipeToSelf(backup.load(roomId), (result, failure) -> new CatchUpLoaded(result, failure));
       return Effect().none();
     }
+    saving = false;
     saveFailures = 0;
+    saveRefusals = 0;
     return Effect().persist(new BackupConfirmed(done.updates())).thenRun(s -> {
       if (!connections.isEmpty() || timers.isTimerActive("final")) return;
       // changes that arrived during the save are owed a save of their own (a FinalSave that fired meanwhile found
       // a save running and did nothing); otherwise the room is done
       if (s.dirty()) timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
       else passivate();
+    });
+  }
+
+  /** A save that failed (or whose catch-up failed) is retried with backoff, then later; the room stays dirty. */
+  private Effect<Event, State> saveFailed(String why) {
+    saveFailures++;
+    if (saveFailures <= alarms.retries()) {
+      Duration retry = alarms.retryInitial().multipliedBy(1L << (saveFailures - 1));
+      log.warn("room {}: backup save failed ({}); retry {} of {} in {} s", roomId, why, saveFailures, alarms.retries(), retry.toSeconds());
+      timers.startSingleTimer("retry-save", new RetrySave(), retry);
+    } else {
+      log.error("room {}: backup save failed {} times ({}); the room stays dirty and tries again in {}",
+          roomId, saveFailures - 1, why, alarms.retryLater().toSeconds() + " s");
+      saveFailures = 0;
+      if (connections.isEmpty()) timers.startSingleTimer("final", new FinalSave(), alarms.retryLater());
+    }
+    return Effect().none();
+  }
+
+  /**
+   * The newer backup a refused save pointed at: what it has and the room lacks is merged like a client
+   * update (journaled, then broadcast; Yjs updates commute, so nothing of either side is lost), the count
+   * continues above the backup's, and the merged state is saved at once. Only a stored save confirms.
+   */
+  private Effect<Event, State> onCatchUpLoaded(State state, CatchUpLoaded done) {
+    saving = false;
+    if (done.failure() != null) return saveFailed("loading the newer backup to merge it: " + describe(done.failure()));
+    if (done.backup().isEmpty()) { // gone meanwhile: nothing to merge, the next save is stored
+      ctx.getSelf().tell(new RetrySave());
+      return Effect().none();
+    }
+    SnapshotBackup.Backup newer = done.backup().get();
+    byte[] missing;
+    try {
+      missing = newer.state().length == 0 ? new byte[0] : dev.ripple.collab.yjs.Updates.diffUpdate(newer.state(), state.doc.stateVector());
+      if (missing.length > 0) {
+        YDoc.PreparedUpdate prepared = state.doc.prepare(missing); // the same checks as a client's update
+        if (prepared.isEmpty() || prepared.isRedundant()) missing = new byte[0];
+      }
+    } catch (RuntimeException e) {
+      log.error("room {}: the newer backup is not a valid Yjs update ({}); it is not merged", roomId, e.getMessage());
+      return saveFailed("the newer backup cannot be merged: " + e.getMessage());
+    }
+    byte[] frame = missing.length > 0 ? SyncProtocol.update(missing) : null;
+    return Effect().persist(new BackupLoaded(missing, newer.updates())).thenRun(s -> {
+      if (frame != null) broadcast(frame, null); // the other node's edits reach this room's clients
+      // the merged state, covering more updates than the backup's; refused again right after a catch-up (a backup
+      // that refuses everything, or a node saving as fast), it waits with the failures' backoff instead of looping
+      if (saveRefusals <= 1) ctx.getSelf().tell(new RetrySave());
+      else saveFailed("refused " + saveRefusals + " times in a row for a newer backup");
     });
   }
 

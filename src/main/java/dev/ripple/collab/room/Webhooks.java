@@ -25,7 +25,7 @@ import javax.crypto.spec.SecretKeySpec;
  * builds, signs and sends one event. The body is
  * {@code {"event":"document.updated","id":"<room>:<updates>","roomId":..,"updates":N,"stateVector":"<base64>","timestamp":".."}}
  * and {@code X-Ripple-Signature-256: sha256=<hex HMAC-SHA256 of the body>} signs it with
- * {@code COLLAB_WEBHOOK_SECRET} (default: {@code PARTYKIT_SECRET}). The {@code id} names the
+ * {@code COLLAB_WEBHOOK_SECRET} (required with the URL, and never the Convex secret). The {@code id} names the
  * room's state (its count of journaled updates), so a retried delivery carries the same id and the
  * receiver can drop duplicates.
  */
@@ -41,9 +41,16 @@ public final class Webhooks {
       String url = ripple.hasPath("webhook.url") ? ripple.getString("webhook.url").strip() : "";
       if (url.isEmpty()) return Optional.empty();
       String secret = ripple.hasPath("webhook.secret") ? ripple.getString("webhook.secret").strip() : "";
+      // a key of its own: every receiver holds it, and none should hold the Convex credential
       if (secret.isEmpty()) {
-        throw new IllegalStateException("COLLAB_WEBHOOK_URL (ripple.webhook.url) is set but neither COLLAB_WEBHOOK_SECRET nor"
-            + " PARTYKIT_SECRET is: webhook events must be signed");
+        throw new IllegalStateException("COLLAB_WEBHOOK_URL (ripple.webhook.url) is set but COLLAB_WEBHOOK_SECRET"
+            + " (ripple.webhook.secret) is not: webhook events must be signed with a key of their own (PARTYKIT_SECRET is"
+            + " not used for it); set COLLAB_WEBHOOK_SECRET, e.g. to the output of `openssl rand -hex 32`");
+      }
+      String convexSecret = ripple.hasPath("convex.secret") ? ripple.getString("convex.secret").strip() : "";
+      if (secret.equals(convexSecret)) {
+        throw new IllegalStateException("COLLAB_WEBHOOK_SECRET equals PARTYKIT_SECRET: every webhook receiver would hold the"
+            + " Convex credential; give the webhooks a key of their own");
       }
       URI uri = URI.create(url);
       if (!"http".equalsIgnoreCase(uri.getScheme()) && !"https".equalsIgnoreCase(uri.getScheme())) {

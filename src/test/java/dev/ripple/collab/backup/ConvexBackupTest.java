@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -97,16 +98,43 @@ class ConvexBackupTest {
   }
 
   @Test
-  void anOlderSaveLandingAfterANewerOneDoesNotReplaceIt() throws Exception {
+  void anOlderSaveLandingAfterANewerOneDoesNotReplaceItAndIsReportedAsRefused() throws Exception {
     ConvexBackup backup = backup();
     byte[] newer = {9, 9, 9};
-    await(backup.save("doc-1", newer, 20));
-    await(backup.save("doc-1", STATE, 19)); // confirmed: the newer state is safe
+    assertEquals(SnapshotBackup.SaveResult.Stored.INSTANCE, await(backup.save("doc-1", newer, 20)));
+    // not confirmed: the backup kept its snapshot, covering 20 updates
+    assertEquals(new SnapshotBackup.SaveResult.KeptNewer(OptionalLong.of(20)), await(backup.save("doc-1", STATE, 19)));
     SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
     assertArrayEquals(newer, loaded.state());
     assertEquals(20, loaded.updates());
-    await(backup.save("doc-1", STATE, 20)); // an equal count is stored (a retried save)
+    // an equal count is stored (a retried save)
+    assertEquals(SnapshotBackup.SaveResult.Stored.INSTANCE, await(backup.save("doc-1", STATE, 20)));
     assertArrayEquals(STATE, await(backup.load("doc-1")).orElseThrow().state());
+  }
+
+  @Test
+  void aRefusalWithoutItsCountIsStillARefusal() throws Exception {
+    convex.answerNext(1, 200, "application/json", "{\"ok\":true,\"stored\":false}");
+    assertEquals(new SnapshotBackup.SaveResult.KeptNewer(OptionalLong.empty()), await(backup().save("doc-1", STATE, 1)));
+  }
+
+  @Test
+  void every2xxThatDoesNotSayStoredFalseIsStoredAsTheSeedTookIt() throws Exception {
+    List<Object[]> answers = List.of(
+        new Object[] {200, "application/json", "{\"ok\":true,\"stored\":true,\"updates\":1}"},
+        new Object[] {200, "application/json", "{\"ok\":true}"}, // an app's own code, from before the count
+        new Object[] {200, "application/json", "{}"},
+        new Object[] {200, "application/json", "null"},
+        new Object[] {200, "application/json", "[false]"},
+        new Object[] {200, "application/json", "{\"stored\":\"false\"}"}, // not a boolean: not the reference's refusal
+        new Object[] {200, "text/plain", ""},
+        new Object[] {200, "text/plain", "OK"},
+        new Object[] {201, "application/json", "{\"id\":\"x\"}"},
+        new Object[] {204, "text/plain", ""});
+    for (Object[] a : answers) {
+      convex.answerNext(1, (int) a[0], (String) a[1], (String) a[2]);
+      assertEquals(SnapshotBackup.SaveResult.Stored.INSTANCE, await(backup().save("doc-1", STATE, 1)), a[0] + " " + a[2]);
+    }
   }
 
   @Test

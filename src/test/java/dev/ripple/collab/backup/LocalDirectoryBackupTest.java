@@ -73,14 +73,16 @@ class LocalDirectoryBackupTest {
   }
 
   @Test
-  void anOlderSaveLandingAfterANewerOneDoesNotReplaceIt() throws Exception {
+  void anOlderSaveLandingAfterANewerOneDoesNotReplaceItAndIsReportedAsRefused() throws Exception {
     LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
-    await(backup.save("doc-1", state(2), 20));
-    await(backup.save("doc-1", state(1), 19)); // completes: the newer state is safe
+    assertEquals(SnapshotBackup.SaveResult.Stored.INSTANCE, await(backup.save("doc-1", state(2), 20)));
+    // not confirmed: the file keeps the newer state, covering 20 updates
+    assertEquals(new SnapshotBackup.SaveResult.KeptNewer(java.util.OptionalLong.of(20)), await(backup.save("doc-1", state(1), 19)));
     SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
     assertArrayEquals(state(2), loaded.state());
     assertEquals(20, loaded.updates());
-    await(backup.save("doc-1", state(3), 20)); // an equal count is stored (a retried save)
+    // an equal count is stored (a retried save)
+    assertEquals(SnapshotBackup.SaveResult.Stored.INSTANCE, await(backup.save("doc-1", state(3), 20)));
     assertArrayEquals(state(3), await(backup.load("doc-1")).orElseThrow().state());
     assertEquals(List.of("doc-1.ydoc"), files());
   }
@@ -88,9 +90,9 @@ class LocalDirectoryBackupTest {
   @Test
   void concurrentSavesOfOneRoomKeepTheNewest() throws Exception {
     LocalDirectoryBackup backup = new LocalDirectoryBackup(dir);
-    List<CompletionStage<Void>> saves = new java.util.ArrayList<>();
+    List<CompletionStage<SnapshotBackup.SaveResult>> saves = new java.util.ArrayList<>();
     for (int i = 100; i >= 1; i--) saves.add(backup.save("doc-1", state(i), i));
-    for (CompletionStage<Void> save : saves) await(save);
+    for (CompletionStage<SnapshotBackup.SaveResult> save : saves) await(save);
     SnapshotBackup.Backup loaded = await(backup.load("doc-1")).orElseThrow();
     assertEquals(100, loaded.updates());
     assertArrayEquals(state(100), loaded.state());

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * An in-memory backup for room tests: answers at once, records every save, and fails the next
  * saves or loads on demand. Like Convex, it keeps the newest state (a save with a lower count is
- * confirmed but not stored). (The HTTP contract itself is tested against the Convex stand-in.)
+ * not stored and answers {@link SaveResult.KeptNewer}). (The HTTP contract itself is tested against the Convex stand-in.)
  */
 final class FakeBackup implements SnapshotBackup {
   final Map<String, byte[]> stored = new ConcurrentHashMap<>();
@@ -30,18 +30,20 @@ final class FakeBackup implements SnapshotBackup {
   volatile CompletableFuture<Void> holdSaves;
 
   @Override
-  public synchronized CompletionStage<Void> save(String roomId, byte[] state, long updates) {
+  public synchronized CompletionStage<SaveResult> save(String roomId, byte[] state, long updates) {
     saves.add(state);
     saveUpdates.add(updates);
     if (failSaves.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
       return CompletableFuture.failedFuture(new BackupException(roomId, 500, "injected failure"));
     }
-    if (storedUpdates.getOrDefault(roomId, 0L) <= updates) {
+    long kept = storedUpdates.getOrDefault(roomId, 0L);
+    SaveResult result = kept <= updates ? SaveResult.Stored.INSTANCE : new SaveResult.KeptNewer(java.util.OptionalLong.of(kept));
+    if (result instanceof SaveResult.Stored) {
       stored.put(roomId, state);
       storedUpdates.put(roomId, updates);
     }
     CompletableFuture<Void> hold = holdSaves;
-    return hold != null ? hold : CompletableFuture.completedFuture(null);
+    return hold != null ? hold.thenApply(v -> result) : CompletableFuture.completedFuture(result);
   }
 
   /** What a test puts in the backup before the room starts. */

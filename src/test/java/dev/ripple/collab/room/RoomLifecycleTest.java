@@ -334,6 +334,69 @@ class RoomLifecycleTest {
     assertEquals(1, backup.loads.get());
   }
 
+  /** Client 2 types "other" into the root text "text" (as HELLO is client 1's "hello"): content only another node saw. */
+  static final byte[] OTHER = {1, 1, 2, 0, 4, 1, 4, 't', 'e', 'x', 't', 5, 'o', 't', 'h', 'e', 'r', 0};
+
+  /**
+   * A room with a stale journal: another node served it since and saved a snapshot covering more
+   * updates, with content this room lacks. The backup keeps its newer snapshot and refuses the room's
+   * save; the room must not take that for confirmed. It loads the backup, merges it like a client
+   * update (journaled, then broadcast), continues its count above the backup's, and saves again: the
+   * stored state has both nodes' edits.
+   */
+  @Test
+  void aSaveRefusedForANewerBackupMergesTheBackupAndSavesBothNodesEdits() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    YDoc elsewhere = new YDoc();
+    elsewhere.apply(OTHER);
+    backup.put(roomId, elsewhere.encodeStateAsUpdate(), 40); // the other node's newer save
+    advance(Duration.ofSeconds(30)); // the periodic save: refused, the backup covers more
+    // the other node's content reaches the connected clients, as an update
+    SyncProtocol.SyncUpdate merged = (SyncProtocol.SyncUpdate) SyncProtocol.decode(((Room.Send) next(a)).frame());
+    YDoc client = new YDoc();
+    client.apply(HELLO);
+    client.apply(merged.update());
+    assertEquals(Map.of(1L, 5L, 2L, 5L), client.stateVectorMap());
+    eventuallySaves(2); // the merged state is saved at once
+    assertEquals(java.util.List.of(1L, 41L), backup.saveUpdates); // above the backup's count: stored
+    assertEquals(Map.of(1L, 5L, 2L, 5L), svOf(backup.stored.get(roomId)));
+    assertEquals(41L, backup.storedUpdates.get(roomId));
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    advance(Duration.ofSeconds(7));
+    eventuallySaves(2); // nothing owed: the stored save confirmed everything
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  /** The same when the refused save is the final one: the room merges, saves, and passivates only then. */
+  @Test
+  void aFinalSaveRefusedForANewerBackupMergesAndSavesBeforeThePassivation() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    YDoc elsewhere = new YDoc();
+    elsewhere.apply(OTHER);
+    backup.put(roomId, elsewhere.encodeStateAsUpdate(), 40);
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    advance(Duration.ofSeconds(7));
+    eventuallySaves(2);
+    assertEquals(java.util.List.of(1L, 41L), backup.saveUpdates);
+    assertEquals(Map.of(1L, 5L, 2L, 5L), svOf(backup.stored.get(roomId)));
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+    ActorRef<Room.Command> again = spawn(); // from the journal: the merge was journaled
+    TestProbe<Room.Outbound> c = testKit.createTestProbe();
+    assertEquals(Map.of(1L, 5L, 2L, 5L), join(again, c, "c"));
+  }
+
   @Test
   void changesMadeDuringASlowSaveGetASaveOfTheirOwnAfterEveryoneLeft() {
     ActorRef<Room.Command> room = spawn();
