@@ -49,6 +49,27 @@ const scenarios = {
     done(ok, { text: d.getText('text').toString() })
   },
 
+  /**
+   * A YPartyKitProvider that must stay connected while others misbehave: prints "synced" once it is,
+   * then waits for the expected text; fails if its socket ever closed meanwhile (a room that stopped
+   * closes it with 1012, and a provider would reconnect and converge all the same).
+   */
+  async steady () {
+    const [room, expected] = rest
+    const d = new Y.Doc()
+    const p = pk(room, d)
+    let disconnects = 0
+    const closes = []
+    p.on('status', (e) => { if (e.status === 'disconnected') disconnects++ })
+    p.on('connection-close', (e) => closes.push(e && e.code))
+    if (!(await synced(p))) return done(false, { reason: 'never synced' })
+    console.log('synced')
+    const ok = await until(() => d.getText('text').toString() === expected, 120000)
+    const stayed = disconnects === 0 && p.wsconnected
+    p.destroy()
+    done(ok && stayed, { text: d.getText('text').toString(), disconnects, closes, ...(ok ? {} : { reason: 'text never arrived' }) })
+  },
+
   /** A lone YPartyKitProvider stays connected past its 30 s awareness timeout (the server echoes awareness). */
   async lone () {
     const seconds = Number(rest[0] || 65)

@@ -1,10 +1,12 @@
 package dev.ripple.collab.protocol;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 
 /**
  * Reassembles YPartyKitProvider's chunked messages: a text frame
@@ -12,11 +14,21 @@ import java.io.ByteArrayOutputStream;
  * with the same fields. Limits the total size and chunk count; anything inconsistent is a
  * {@link ProtocolException} that closes the connection; client text in its message goes through
  * {@link LogSafe}.
+ *
+ * <p>A marker is bounded before it is read ({@link #MAX_MARKER_CHARS}) and read token by token,
+ * refused at the first token that a flat object of four scalar fields cannot have: a client's text
+ * frame is never turned into a tree (three 30 MB arrays of {@code {}} took the heap to 2 GB that way).
  */
 public final class BatchAssembler {
   public static final String SENTINEL = "y-pk-batch";
-  /** Parses every marker of every connection: an ObjectReader is immutable and thread-safe, so one is shared. */
-  private static final ObjectReader MARKER_JSON = new ObjectMapper().reader();
+  /**
+   * The longest marker read, sentinel included. y-partykit's are about 80 characters
+   * ({@code y-pk-batch#{"id":"<9 characters>","type":"start","size":N,"count":N}}); the bound leaves
+   * room for any id a client may choose and keeps what one connection makes the server read small.
+   */
+  public static final int MAX_MARKER_CHARS = 4096;
+  /** Markers of every connection: a JsonFactory is thread-safe. No field-name canonicalization: no table shared across clients. */
+  private static final JsonFactory MARKER_JSON = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build();
 
   private final long maxBytes;
   private final int maxChunks;
@@ -42,6 +54,10 @@ public final class BatchAssembler {
   /** A text frame: returns the assembled message at an end marker, else null. Non-marker text is ignored. */
   public byte[] onText(String text) {
     if (!isMarker(text)) return null;
+    if (text.length() > MAX_MARKER_CHARS) {
+      // refused from its length alone: nothing of it is copied or parsed
+      throw bad("batch marker of " + text.length() + " characters; a marker has at most " + MAX_MARKER_CHARS);
+    }
     int hash = text.indexOf('#');
     if (hash < 0) throw bad("batch marker without data");
     Marker m = Marker.parse(text.substring(hash + 1));
@@ -90,16 +106,74 @@ public final class BatchAssembler {
 
   /** The JSON of a marker: a flat object with id, type, size, count. */
   record Marker(String id, String type, long size, long count) {
+    /**
+     * Reads the object token by token: its fields may come in any order, each at most once, with a
+     * scalar value of its type; anything else (another field, a nested value, trailing text) is
+     * refused at the token where it shows, so the work is bounded by a few tokens, not by the input.
+     */
     static Marker parse(String json) {
-      try {
-        JsonNode n = MARKER_JSON.readTree(json);
-        if (n == null || !n.isObject()) throw bad("batch marker is not a JSON object");
-        String type = n.path("type").asText("");
+      try (JsonParser p = MARKER_JSON.createParser(json)) {
+        if (p.nextToken() != JsonToken.START_OBJECT) throw bad("batch marker is not a JSON object");
+        String id = null;
+        String type = null;
+        Long size = null;
+        Long count = null;
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_OBJECT; t = p.nextToken()) {
+          if (t != JsonToken.FIELD_NAME) throw bad("batch marker is not JSON: unexpected " + t); // Jackson throws first; kept so no token passes unchecked
+          String field = p.currentName();
+          JsonToken value = p.nextToken();
+          switch (field) {
+            case "id" -> id = once(field, id, string(p, field, value));
+            case "type" -> type = once(field, type, string(p, field, value));
+            case "size" -> size = once(field, size, integer(p, field, value));
+            case "count" -> count = once(field, count, integer(p, field, value));
+            default -> throw bad("unexpected batch marker field " + LogSafe.of(field));
+          }
+        }
+        if (p.nextToken() != null) throw bad("batch marker has more after its object");
+        if (type == null) throw bad("batch marker without type");
         if (!type.equals("start") && !type.equals("end")) throw bad("unexpected batch marker type " + LogSafe.of(type));
-        return new Marker(n.path("id").asText(null), type, n.path("size").asLong(-1), n.path("count").asLong(-1));
+        if (id == null) throw bad("batch marker without id");
+        if (size == null) throw bad("batch marker without size");
+        if (count == null) throw bad("batch marker without count");
+        return new Marker(id, type, size, count);
       } catch (JsonProcessingException e) {
         throw bad("batch marker is not JSON: " + LogSafe.of(e.getOriginalMessage())); // Jackson quotes the input
+      } catch (IOException e) { // reading a String: not expected, but never let it pass as something else
+        throw bad("batch marker could not be read: " + LogSafe.of(e.getMessage()));
       }
+    }
+
+    private static <T> T once(String field, T seen, T value) {
+      if (seen != null) throw bad("batch marker field " + field + " appears twice");
+      return value;
+    }
+
+    private static String string(JsonParser p, String field, JsonToken value) throws IOException {
+      if (value != JsonToken.VALUE_STRING) throw bad("batch marker field " + field + " must be a string, not " + describe(value));
+      return p.getText();
+    }
+
+    private static long integer(JsonParser p, String field, JsonToken value) throws IOException {
+      if (value != JsonToken.VALUE_NUMBER_INT) throw bad("batch marker field " + field + " must be an integer, not " + describe(value));
+      try {
+        return p.getLongValue();
+      } catch (InputCoercionException e) { // an integer past a long
+        throw bad("batch marker field " + field + " is out of range");
+      }
+    }
+
+    private static String describe(JsonToken t) {
+      if (t == null) return "the end";
+      return switch (t) {
+        case START_OBJECT -> "an object";
+        case START_ARRAY -> "an array";
+        case VALUE_STRING -> "a string";
+        case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> "a number";
+        case VALUE_TRUE, VALUE_FALSE -> "a boolean";
+        case VALUE_NULL -> "null";
+        default -> t.toString();
+      };
     }
   }
 }

@@ -196,7 +196,7 @@ public final class Presence {
       return first == JsonToken.VALUE_NULL;
     } catch (IOException e) { // JsonProcessingException included: the parser's own reason
       String why = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
-      throw notJson(clientId, why);
+      throw notJson(clientId, LogSafe.of(why)); // Jackson quotes the client's bytes (an unrecognized token runs on over control characters)
     }
   }
 

@@ -75,7 +75,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     /**
      * An element from below: a whole message ({@code String} or {@code byte[]}), a
      * {@link ProtocolException} (the message broke a limit), a {@link Passthrough}, or null when it
-     * completes no message.
+     * completes no message. A wire may cut text longer than {@link BatchAssembler#MAX_MARKER_CHARS}
+     * to its first {@code MAX_MARKER_CHARS + 1} characters: such text is a marker too long to read, or ignored.
      */
     Object receive(Object element);
 

@@ -14,6 +14,7 @@ import akka.http.scaladsl.settings.ServerSettings;
 import akka.http.scaladsl.settings.WebSocketSettings;
 import akka.util.ByteString;
 import akka.util.ByteStringBuilder;
+import dev.ripple.collab.protocol.BatchAssembler;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.room.Room;
@@ -29,6 +30,10 @@ import scala.concurrent.duration.FiniteDuration;
  * ping/pong, close handshake and keep-alive, and replace only the top layer with a {@link Session}
  * on this class's {@link Session.Wire}: whole messages in (text as String, binary as byte[], bounded
  * in size), binary frames out, and {@link Room.Close} as a close frame with its code and reason.
+ * The only text the server reads is a y-pk-batch marker, so of a text message only its first
+ * {@link BatchAssembler#MAX_MARKER_CHARS} + 1 characters are kept: a longer one is handed up as that
+ * head as soon as it is known to be too long (a marker: refused with 1007 at once; other text:
+ * ignored), and the rest is counted against the message limit, not buffered.
  *
  * <p>This uses akka-http's internal frame API ({@code UpgradeToWebSocketLowLevel.handleFrames}),
  * stable within the pinned 10.5.3; the server's end-to-end tests exercise it with real clients.
@@ -121,11 +126,15 @@ public final class WebSocketFrames {
     }
   }
 
-  /** Joins message parts into whole messages, refusing to buffer past the limit. */
+  /** Joins message parts into whole messages, refusing to buffer past the limit; text only up to a marker's bound. */
   private static final class Assembler {
+    /** Enough of a text message to tell a marker from other text, and a marker from one that is too long. */
+    private static final int TEXT_KEPT = BatchAssembler.MAX_MARKER_CHARS + 1;
     private final long max;
     private ByteStringBuilder binary;
     private StringBuilder text;
+    /** The head of the current text message has been handed up: the rest of it is only counted. */
+    private boolean textCut;
     private long size;
     private boolean tooBig;
 
@@ -142,11 +151,22 @@ public final class WebSocketFrames {
       }
       if (part instanceof FrameHandler.TextMessagePart p) {
         if (text == null) text = new StringBuilder();
-        if (grow(p.data().length())) text.append(p.data());
-        return p.last() ? finish(text.toString()) : overLimitOnce();
+        String head = null;
+        if (grow(p.data().length()) && !textCut) {
+          text.append(p.data(), 0, Math.min(p.data().length(), TEXT_KEPT - text.length()));
+          if (text.length() == TEXT_KEPT) { // longer than any marker: hand it up now, count the rest
+            textCut = true;
+            head = text.toString();
+          }
+        }
+        if (p.last()) {
+          Object whole = finish(textCut ? null : text.toString());
+          return head != null ? head : whole;
+        }
+        return head != null ? head : overLimitOnce();
       }
       if (part == MESSAGE_END) {
-        return binary != null ? finish(binary.result().toArray()) : text != null ? finish(text.toString()) : null;
+        return binary != null ? finish(binary.result().toArray()) : text != null ? finish(textCut ? null : text.toString()) : null;
       }
       return null;
     }
@@ -172,6 +192,7 @@ public final class WebSocketFrames {
       long total = size;
       binary = null;
       text = null;
+      textCut = false;
       size = 0;
       tooBig = false;
       reported = false;

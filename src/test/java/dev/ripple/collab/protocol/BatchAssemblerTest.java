@@ -7,8 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -31,6 +33,24 @@ class BatchAssemblerTest {
 
   static ProtocolException refused(BatchAssembler batch, String text) {
     return assertThrows(ProtocolException.class, () -> batch.onText(text));
+  }
+
+  /** Bytes the calling thread allocates while refusing {@code text}: a marker that is parsed whole costs many times its size. */
+  static long allocatedRefusing(String text, int expectedCode) {
+    com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    BatchAssembler batch = new BatchAssembler(32 << 20, 4096);
+    long before = threads.getCurrentThreadAllocatedBytes();
+    ProtocolException e = refused(batch, text);
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertEquals(expectedCode, e.closeCode(), e.getMessage());
+    return allocated;
+  }
+
+  /** {@code y-pk-batch#[{},{},...]} of about {@code chars} characters: what took the heap to 2 GB on three connections. */
+  static String arrayOfEmptyObjects(int chars) {
+    StringBuilder b = new StringBuilder(chars + 16).append(BatchAssembler.SENTINEL).append("#[");
+    while (b.length() < chars) b.append("{},");
+    return b.append("{}]").toString();
   }
 
   @Test
@@ -116,6 +136,79 @@ class BatchAssemblerTest {
     ProtocolException e = refused(new BatchAssembler(1024, 10), marker("{\"type\":"));
     assertEquals(CloseCodes.INVALID_PAYLOAD, e.closeCode());
     assertTrue(e.getMessage().startsWith("batch marker is not JSON: "), e.getMessage());
+  }
+
+  @Test
+  void aMarkerLongerThanItsBoundIsInvalidPayloadAndIsNotParsed() {
+    String hostile = arrayOfEmptyObjects(30_000_000); // 10 million {} in one text frame
+    ProtocolException e = refused(new BatchAssembler(32 << 20, 4096), hostile);
+    assertEquals(CloseCodes.INVALID_PAYLOAD, e.closeCode());
+    assertEquals("batch marker of " + hostile.length() + " characters; a marker has at most " + BatchAssembler.MAX_MARKER_CHARS,
+        e.getMessage());
+    // refused from its length: not copied, not tokenized (parsed whole, it allocated about 700 MB)
+    long allocated = allocatedRefusing(hostile, CloseCodes.INVALID_PAYLOAD);
+    assertTrue(allocated < 64 * 1024, "refusing a 30 MB marker allocated " + allocated + " bytes");
+  }
+
+  @Test
+  void aMarkerOfExactlyItsBoundIsReadAndOneCharacterMoreIsNot() {
+    String id = "i".repeat(BatchAssembler.MAX_MARKER_CHARS - start("", 1, 1).length());
+    String exactly = start(id, 1, 1);
+    assertEquals(BatchAssembler.MAX_MARKER_CHARS, exactly.length());
+    BatchAssembler batch = new BatchAssembler(1024, 10);
+    assertNull(batch.onText(exactly));
+    assertTrue(batch.inBatch());
+    assertEquals(CloseCodes.INVALID_PAYLOAD, refused(new BatchAssembler(1024, 10), start(id + "i", 1, 1)).closeCode());
+  }
+
+  @Test
+  void anArrayOfManyObjectsWithinTheBoundIsRefusedAtItsFirstToken() {
+    String within = arrayOfEmptyObjects(BatchAssembler.MAX_MARKER_CHARS - 4);
+    ProtocolException e = refused(new BatchAssembler(1024, 10), within);
+    assertEquals(CloseCodes.INVALID_PAYLOAD, e.closeCode());
+    assertEquals("batch marker is not a JSON object", e.getMessage());
+    long allocated = allocatedRefusing(within, CloseCodes.INVALID_PAYLOAD);
+    assertTrue(allocated < 32 * 1024, "refusing a 4 KiB array allocated " + allocated + " bytes");
+  }
+
+  @Test
+  void aNestedValueInAMarkerIsRefusedAtItsFirstToken() {
+    String deep = marker("{\"id\":" + "[".repeat(2000) + "]".repeat(2000) + ",\"type\":\"start\",\"size\":1,\"count\":1}");
+    assertTrue(deep.length() < BatchAssembler.MAX_MARKER_CHARS);
+    ProtocolException e = refused(new BatchAssembler(1024, 10), deep);
+    assertEquals(CloseCodes.INVALID_PAYLOAD, e.closeCode());
+    assertEquals("batch marker field id must be a string, not an array", e.getMessage());
+    assertEquals("batch marker field size must be an integer, not an object",
+        refused(new BatchAssembler(1024, 10), marker("{\"type\":\"start\",\"size\":{\"a\":{\"b\":{}}}}")).getMessage());
+    long allocated = allocatedRefusing(deep, CloseCodes.INVALID_PAYLOAD);
+    assertTrue(allocated < 32 * 1024, "refusing a nested marker allocated " + allocated + " bytes");
+  }
+
+  @Test
+  void aMarkerWithWrongTokensIsInvalidPayloadWithAReason() {
+    Map<String, String> reasons = new java.util.LinkedHashMap<>();
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"size\":1,\"count\":1,\"extra\":1}", "unexpected batch marker field extra");
+    reasons.put("{\"id\":\"x\",\"id\":\"y\",\"type\":\"start\",\"size\":1,\"count\":1}", "batch marker field id appears twice");
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"size\":\"12\",\"count\":1}", "batch marker field size must be an integer, not a string");
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"size\":2.5,\"count\":1}", "batch marker field size must be an integer, not a number");
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"size\":1,\"count\":true}", "batch marker field count must be an integer, not a boolean");
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"size\":99999999999999999999,\"count\":1}", "batch marker field size is out of range");
+    reasons.put("{\"id\":7,\"type\":\"start\",\"size\":1,\"count\":1}", "batch marker field id must be a string, not a number");
+    reasons.put("{\"id\":null,\"type\":\"start\",\"size\":1,\"count\":1}", "batch marker field id must be a string, not null");
+    reasons.put("{\"id\":\"x\",\"type\":[\"start\"],\"size\":1,\"count\":1}", "batch marker field type must be a string, not an array");
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"size\":1,\"count\":1} {}", "batch marker has more after its object");
+    reasons.put("{\"id\":\"x\",\"size\":1,\"count\":1}", "batch marker without type");
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"count\":1}", "batch marker without size");
+    reasons.put("{\"id\":\"x\",\"type\":\"start\",\"size\":1}", "batch marker without count");
+    reasons.put("{\"type\":\"start\",\"size\":1,\"count\":1}", "batch marker without id");
+    reasons.forEach((json, reason) -> {
+      ProtocolException e = refused(new BatchAssembler(1024, 10), marker(json));
+      assertEquals(CloseCodes.INVALID_PAYLOAD, e.closeCode(), json);
+      assertEquals(reason, e.getMessage(), json);
+    });
+    // a field name is client text too: escaped in the reason
+    assertEquals("unexpected batch marker field a\\nINFO forged",
+        refused(new BatchAssembler(1024, 10), marker("{\"a\\nINFO forged\":1}")).getMessage());
   }
 
   @Test

@@ -131,6 +131,22 @@ class PresenceTest {
     assertTrue(e.getMessage().contains("client 7 is not JSON: "), e.getMessage());
   }
 
+  @Test
+  void aRefusedStatesReasonIsOneEscapedLogLineWhateverTheStateHolds() {
+    // Jackson quotes the offending input in its message: a newline, a carriage return or a bidi override in
+    // the state would otherwise reach the log (and the close reason) as the client wrote it
+    // (Jackson's token runs on over identifier-ignorable and format characters: a control character, a bidi override)
+    for (String json : new String[] {"{\"a\":tru\u0001\u202eFORGED}", "nul\u0007\u0085\u202ex", "{\"a\":tru\n2024-01-01 INFO forged",
+        "[1,\u202e\u0007x\u2028y]", "nul" + "\u0001x".repeat(3000)}) {
+      ProtocolException e = assertThrows(ProtocolException.class, () -> Presence.validate(rawState(7, 1, json), new Limits(4, 64 * 1024)));
+      String reason = e.getMessage();
+      assertEquals(CloseCodes.POLICY_VIOLATION, e.closeCode(), reason);
+      assertTrue(reason.startsWith("awareness state of client 7 is not JSON: "), reason);
+      assertTrue(reason.chars().noneMatch(c -> c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029 || c == 0x202e), reason);
+      assertTrue(reason.length() < 300, reason);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"{}", " {\"a\":[1,2,{\"b\":null}]}\n", "\"text\"", "0", "-0.5e-3", "true", "[]",
       "{\"a\":1,\"a\":2}", "\"\\ud800\"", "\"\\u00e9\\n\""})
