@@ -147,7 +147,10 @@ public final class Main {
       SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections);
       Warmup warmup = new Warmup(Warmup.Settings.from(config.getConfig("ripple")));
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
-          .bind(new Routes(system, settings, sessions, authenticator, warmup).routes())
+          // the first request (the upgrade) must be in within header-timeout of the accept: trickled headers are cut off
+          .bindFlow(akka.stream.javadsl.Flow.of(akka.http.javadsl.model.HttpRequest.class)
+              .initialTimeout(settings.headerTimeout())
+              .via(new Routes(system, settings, sessions, authenticator, warmup).routes().flow(system)))
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       // /ready waits for it; in a cluster it starts once this node is Up (rooms can be placed then)
       akka.cluster.Cluster.get(system.classicSystem()).registerOnMemberUp(

@@ -26,7 +26,8 @@ public record Settings(
     Alarms alarms,
     Sessions sessions,
     Window window,
-    PresenceLimits presence) {
+    PresenceLimits presence,
+    Duration headerTimeout) {
 
   /** A room's alarms: periodic and debounced saves, retries, load retries. */
   public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
@@ -86,7 +87,8 @@ public record Settings(
         new Window(c.getInt("limits.window.messages"), c.getBytes("limits.window.bytes"),
             c.getInt("limits.window.waiting-messages"), c.getBytes("limits.window.waiting-bytes")),
         new PresenceLimits(c.getInt("presence.max-ids-per-connection"), (int) Math.min(Integer.MAX_VALUE, c.getBytes("presence.max-state-bytes")),
-            c.getDuration("presence.relay-interval")));
+            c.getDuration("presence.relay-interval")),
+        c.getDuration("limits.header-timeout"));
   }
 
   /**
