@@ -11,12 +11,14 @@ import akka.http.javadsl.ServerBinding;
 import akka.persistence.jdbc.testkit.javadsl.SchemaUtils;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.auth.AuthSettings;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.http.Routes;
 import dev.ripple.collab.journal.JournalCheck;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.room.Room;
+import dev.ripple.collab.session.Reverifier;
 import dev.ripple.collab.session.SessionRegistry;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -145,6 +147,7 @@ public final class Main {
       webhooks.ifPresent(w -> log.info("webhooks: change notifications go to {}", w.settings().url()));
       Room.init(system, settings, backup, webhooks);
       SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections);
+      Reverifier.start(system, sessions, authenticator, AuthSettings.from(config).reverifyInterval());
       Warmup warmup = new Warmup(Warmup.Settings.from(config.getConfig("ripple")));
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
           // the first request (the upgrade) must be in within header-timeout of the accept: trickled headers are cut off

@@ -10,7 +10,7 @@ import java.util.Optional;
  * (conf/application.conf). A blank CONVEX_SITE_URL counts as unset; the secret is trimmed.
  */
 public record AuthSettings(Optional<ConvexSettings> convex, Duration requestTimeout, Duration cacheTtl, int cacheMaxEntries,
-    Limits limits) {
+    Limits limits, Duration reverifyInterval) {
 
   /**
    * What a flood of upgrades may cost the app's Convex deployment: verify calls in flight at once,
@@ -26,6 +26,6 @@ public record AuthSettings(Optional<ConvexSettings> convex, Duration requestTime
     return new AuthSettings(ConvexSettings.from(c), c.getDuration("auth.request-timeout"), c.getDuration("auth.cache-ttl"),
         c.getInt("auth.cache-max-entries"), new Limits(v.getInt("max-concurrent"), v.getDouble("per-address-rate"),
             v.getInt("per-address-burst"), v.getInt("max-addresses"), v.getDuration("denied-cache-ttl"),
-            v.getBoolean("trust-forwarded-for")));
+            v.getBoolean("trust-forwarded-for")), c.getDuration("auth.reverify-interval"));
   }
 }

@@ -90,6 +90,9 @@ public final class Routes extends AllDirectives {
         boolean readOnly = allowed.access() == Access.READ;
         // the client's connection id goes into log lines: escaped, bounded
         String connectionId = LogSafe.of(query.getOrDefault("_pk", "-")) + "/" + UUID.randomUUID();
+        if (token != null && !token.isBlank()) { // checked again while it is open (session/Reverifier)
+          sessions.expect(connectionId, new SessionRegistry.Credentials(token, address, allowed.access()));
+        }
         return complete(frames.upgrade(upgrade,
             new Session(settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly, frames::wire)));
       });

@@ -250,7 +250,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       });
       self = Adapter.toTyped(stageActor.ref());
       join = new Room.Join(connectionId, self, readOnly);
-      registry.add(roomId, self);
+      registry.add(roomId, connectionId, self);
       sharded.tell(join);
       Duration retry = settings.sessions().joinRetry();
       scheduleWithFixedDelay(RETRY, retry, retry);
@@ -261,7 +261,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     @Override
     public void postStop() {
       if (self == null) return; // never started
-      registry.remove(roomId, self);
+      registry.remove(roomId, connectionId, self);
       if (closedByRoom == null && (!inbox.isEmpty() || !inFlight.isEmpty())) {
         log.warn("room {}: connection {} ended with {} client messages the room did not acknowledge ({})", roomId, connectionId,
             inbox.size() + inFlight.size(), roomGone ? "the room is gone; the client resyncs when it reconnects" : "timed out");

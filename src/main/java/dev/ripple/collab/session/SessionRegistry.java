@@ -24,17 +24,41 @@ public final class SessionRegistry {
   private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> perRoom =
       new java.util.concurrent.ConcurrentHashMap<>();
 
-  void add(String roomId, ActorRef<Room.Outbound> session) {
+  /** What a connection was let in with, for re-verification: its token and address, the access it got. */
+  public record Credentials(String token, String clientAddress, dev.ripple.collab.auth.Access access) {}
+
+  /** An open connection with its credentials: what {@link Reverifier} checks again now and then. */
+  public record Authenticated(String roomId, String connectionId, Credentials credentials, ActorRef<Room.Outbound> session) {}
+
+  /** Credentials of connections being upgraded, until their session starts (bounded by the upgrades in flight). */
+  private final ConcurrentHashMap<String, Credentials> expected = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Authenticated> authenticated = new ConcurrentHashMap<>();
+
+  /** The connection {@code connectionId}, about to be upgraded, was let in with {@code credentials}. */
+  public void expect(String connectionId, Credentials credentials) {
+    expected.put(connectionId, credentials);
+  }
+
+  /** The open connections that came in with credentials. */
+  public java.util.Collection<Authenticated> authenticated() {
+    return authenticated.values();
+  }
+
+  void add(String roomId, String connectionId, ActorRef<Room.Outbound> session) {
     if (open.add(session)) {
       gauge.incrementAndGet();
       perRoom.computeIfAbsent(roomId, r -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+      Credentials credentials = expected.remove(connectionId);
+      if (credentials != null) authenticated.put(connectionId, new Authenticated(roomId, connectionId, credentials, session));
     }
   }
 
-  void remove(String roomId, ActorRef<Room.Outbound> session) {
+  void remove(String roomId, String connectionId, ActorRef<Room.Outbound> session) {
+    expected.remove(connectionId); // an upgrade whose session never started
     if (open.remove(session)) {
       gauge.decrementAndGet();
       perRoom.computeIfPresent(roomId, (r, n) -> n.decrementAndGet() <= 0 ? null : n);
+      authenticated.remove(connectionId);
     }
   }
 

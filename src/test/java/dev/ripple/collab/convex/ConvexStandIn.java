@@ -155,6 +155,17 @@ public final class ConvexStandIn implements AutoCloseable {
     grants.computeIfAbsent(token, t -> new ConcurrentHashMap<>()).put(roomId, new Grant(userId, access));
   }
 
+  /** From now on {@code token} is unknown (401), as a revoked or expired token. */
+  public void revoke(String token) {
+    grants.remove(token);
+  }
+
+  /** From now on {@code token} has no access to {@code roomId} (403). */
+  public void revoke(String token, String roomId) {
+    Map<String, Grant> rooms = grants.get(token);
+    if (rooms != null) rooms.remove(roomId);
+  }
+
   /** The next {@code n} requests are answered 500. */
   public void failNext(int n) {
     answerNext(n, 500);
