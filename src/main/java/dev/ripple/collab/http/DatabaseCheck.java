@@ -28,8 +28,23 @@ public final class DatabaseCheck implements Supplier<CompletionStage<Boolean>> {
         db.hasPath("password") ? db.getString("password") : null);
   }
 
+  /** The last answer and when it was given: a flood of /ready asks the database at most once a second. */
+  private static final long REUSE_NANOS = 1_000_000_000L;
+  private volatile CompletableFuture<Boolean> last;
+  private volatile long lastAt;
+
   @Override
   public CompletionStage<Boolean> get() {
+    CompletableFuture<Boolean> previous = last;
+    long now = System.nanoTime();
+    if (previous != null && now - lastAt < REUSE_NANOS) return previous;
+    CompletableFuture<Boolean> next = ask();
+    last = next;
+    lastAt = now;
+    return next;
+  }
+
+  private CompletableFuture<Boolean> ask() {
     return CompletableFuture.supplyAsync(() -> {
       DriverManager.setLoginTimeout(3);
       try (Connection c = connect(db); Statement s = c.createStatement()) {

@@ -133,6 +133,10 @@ class ComposeClusterIT {
       assertTrue(e.getCause() instanceof WebSocketHandshakeException, e.toString());
       assertEquals(400, ((WebSocketHandshakeException) e.getCause()).getResponse().statusCode());
     }
+    // the nodes' operational endpoints are not served through the balancer (Prometheus reaches them on the node network)
+    for (String path : List.of("/metrics", "/ready", "/alive")) {
+      assertEquals(404, ComposeProject.httpStatus(compose.lbPort, path), path + " through the balancer");
+    }
   }
 
   @Test

@@ -143,8 +143,8 @@ final class ComposeProject implements AutoCloseable {
   }
 
   /**
-   * Waits until every node container reports healthy (Up in the cluster, database answering) and
-   * /ready answers 200 through the balancer; fails early, with the container's log, if one exited.
+   * Waits until every node container reports healthy (its own /ready: Up in the cluster, database
+   * answering) and the balancer reaches them; fails early, with the container's log, if one exited.
    */
   void awaitReady(Duration max) throws Exception {
     long deadline = System.nanoTime() + max.toNanos();
@@ -162,13 +162,14 @@ final class ComposeProject implements AutoCloseable {
           throw new AssertionError(n + " exited while starting: " + status + "; logs in " + WORK);
         }
       }
-      lbStatus = httpStatus(lbPort, "/ready");
-      if (status.values().stream().allMatch("running healthy"::equals) && lbStatus == 200) return;
+      // the balancer reaches the nodes: a bad room id is the nodes' own 400 (their /ready stays off the balancer)
+      lbStatus = httpStatus(lbPort, "/not-a-room");
+      if (status.values().stream().allMatch("running healthy"::equals) && lbStatus == 400) return;
       Thread.sleep(2000);
     }
     saveLogs("not-ready");
     throw new AssertionError("the cluster was not ready within " + max.toSeconds() + " s: nodes " + status
-        + ", GET /ready through the balancer: " + lbStatus + "; logs in " + WORK);
+        + ", GET /not-a-room through the balancer: " + lbStatus + "; logs in " + WORK);
   }
 
   /** GET http://127.0.0.1:port/path: its status, or -1 when nothing answered. */
