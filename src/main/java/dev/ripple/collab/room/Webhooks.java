@@ -16,6 +16,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -104,7 +106,10 @@ public final class Webhooks {
     }
   }
 
-  /** Sends one event; completes normally on 2xx, exceptionally otherwise (status, timeout, refused connection). */
+  /**
+   * Sends one event; completes normally on 2xx, exceptionally otherwise (status, timeout, refused
+   * connection). The request timeout bounds the whole exchange, the answer's body included.
+   */
   CompletionStage<Void> deliver(String roomId, long updates, byte[] stateVector) {
     byte[] body = body(roomId, updates, stateVector, Instant.now());
     HttpRequest request = HttpRequest.newBuilder(settings.url())
@@ -113,8 +118,20 @@ public final class Webhooks {
         .header(SIGNATURE_HEADER, signature(settings.secret(), body))
         .POST(HttpRequest.BodyPublishers.ofByteArray(body))
         .build();
-    return http.sendAsync(request, HttpResponse.BodyHandlers.discarding()).thenCompose(r -> r.statusCode() / 100 == 2
-        ? CompletableFuture.<Void>completedFuture(null)
-        : CompletableFuture.<Void>failedFuture(new DeliveryException("webhook endpoint answered HTTP " + r.statusCode())));
+    CompletableFuture<HttpResponse<Void>> sent = http.sendAsync(request, HttpResponse.BodyHandlers.discarding());
+    // the request's own timeout ends at the response headers: a receiver that sends them and stalls its body
+    // would hold the delivery forever. This bounds the whole exchange; the stalled one is cancelled.
+    long millis = settings.requestTimeout().toMillis();
+    CompletableFuture<HttpResponse<Void>> bounded = sent.copy().orTimeout(millis, TimeUnit.MILLISECONDS);
+    return bounded.handle((r, error) -> {
+      if (error != null) {
+        sent.cancel(true);
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+        throw new DeliveryException(cause instanceof TimeoutException || cause instanceof java.net.http.HttpTimeoutException
+            ? "webhook endpoint gave no complete answer within " + millis + " ms" : "webhook delivery failed: " + cause);
+      }
+      if (r.statusCode() / 100 != 2) throw new DeliveryException("webhook endpoint answered HTTP " + r.statusCode());
+      return null;
+    });
   }
 }
