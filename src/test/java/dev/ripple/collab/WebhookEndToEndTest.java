@@ -144,6 +144,26 @@ class WebhookEndToEndTest {
     assertTrue(eventually(Duration.ofSeconds(30), () -> roomsActive(server.port()) == 0), "the room passivated");
   }
 
+  /**
+   * A receiver outage does not pin changed rooms in memory: a room whose clients left passivates with
+   * the notification owed, and the event arrives, correctly signed, when the receiver comes back.
+   */
+  @Test
+  void aRoomOwingANotificationPassivatesWhileTheReceiverIsDownAndTheEventFollowsWhenItIsBack() throws Exception {
+    receiver = WebhookReceiver.down(SECRET);
+    server = startServer(receiver.url());
+    clientEditsAndLeaves(server.port(), "doc-hook-away");
+    assertTrue(eventually(Duration.ofSeconds(30), () -> roomsActive(server.port()) == 0),
+        "the room passivated with its notification owed");
+    assertEquals(0, receiver.attempts.get());
+    receiver.up();
+    assertTrue(eventually(Duration.ofSeconds(30), () -> receiver.notifiedRooms().contains("doc-hook-away")),
+        "delivered once the receiver is back");
+    assertEventsAreHellos();
+    assertEquals("doc-hook-away:1", receiver.events.get(0).path("id").asText());
+    assertEquals(0, roomsActive(server.port())); // delivering did not need the room
+  }
+
   private int post(int port, String room, byte[] update) throws Exception {
     return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/rooms/" + room + "/update"))
         .POST(HttpRequest.BodyPublishers.ofByteArray(update)).header("Content-Type", "application/octet-stream").build(),
@@ -230,5 +250,34 @@ class WebhookEndToEndTest {
     assertTrue(eventually(Duration.ofSeconds(60), () -> receiver.notifiedRooms().contains("doc-hook-kill")),
         "delivered after the restart, without anyone opening the room");
     assertEquals(0, receiver.badSignatures.get());
+  }
+
+  /**
+   * The same when the room had already passivated, its notification owed, before the SIGKILL: what is
+   * owed outlives the room and the process, and is delivered, signed, after the restart.
+   */
+  @Test
+  void aNotificationOwedByAPassivatedRoomSurvivesASigkillAndIsDeliveredAfterTheRestart() throws Exception {
+    receiver = WebhookReceiver.down(SECRET);
+    Path work = Files.createDirectories(Path.of("target", "webhook-process").toAbsolutePath());
+    Path data = Files.createTempDirectory(work, "data");
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    Map<String, String> env = Map.of("COLLAB_WEBHOOK_URL", receiver.url(), "COLLAB_WEBHOOK_SECRET", SECRET,
+        "COLLAB_WEBHOOK_DEBOUNCE", "200ms", "COLLAB_WEBHOOK_MAX_DELAY", "1s");
+    java.util.List<String> quick = java.util.List.of("-Dripple.alarms.debounce=300ms"); // rooms passivate soon after their last client
+    process = ServerProcess.launch(port, data, work.resolve("passivated-first.log"), env, quick);
+    assertEquals(200, post(port, "doc-hook-asleep", HELLO));
+    int p = port;
+    assertTrue(eventually(Duration.ofSeconds(30), () -> roomsActive(p) == 0), "the room passivated with its notification owed");
+    process.destroyForcibly(); // SIGKILL while the room sleeps and the receiver is down
+    assertTrue(process.waitFor(10, TimeUnit.SECONDS));
+    receiver.up();
+    process = ServerProcess.launch(port, data, work.resolve("passivated-second.log"), env, quick);
+    assertTrue(eventually(Duration.ofSeconds(60), () -> receiver.notifiedRooms().contains("doc-hook-asleep")),
+        "delivered after the restart, without anyone opening the room");
+    assertEventsAreHellos();
   }
 }
