@@ -11,10 +11,19 @@ public final class ServerProcess {
 
   /** Starts {@code dev.ripple.collab.Main} with the test class path and waits until it listens; {@code env} adds COLLAB_* variables. */
   public static Process launch(int port, Path data, Path log, Map<String, String> env) throws Exception {
+    return launch(port, data, log, env, java.util.List.of());
+  }
+
+  /** As {@link #launch(int, Path, Path, Map)}, with JVM options too (e.g. {@code -Dripple.alarms.debounce=300ms}). */
+  public static Process launch(int port, Path data, Path log, Map<String, String> env, java.util.List<String> jvmOptions)
+      throws Exception {
     Files.deleteIfExists(log);
     String javaBin = ProcessHandle.current().info().command().orElse("java");
     String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx256m", "-cp", classPath, "dev.ripple.collab.Main")
+    java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(javaBin, "-Xmx256m"));
+    command.addAll(jvmOptions);
+    command.addAll(java.util.List.of("-cp", classPath, "dev.ripple.collab.Main"));
+    ProcessBuilder pb = new ProcessBuilder(command)
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     Map<String, String> e = pb.environment();
     e.keySet().removeIf(k -> k.startsWith("COLLAB_") || k.startsWith("CONVEX_") || k.equals("PARTYKIT_SECRET"));

@@ -66,6 +66,104 @@ class WebhookEndToEndTest {
     return condition.getAsBoolean();
   }
 
+  /** A server in this JVM, posting to the receiver; rooms passivate 300 ms after their last client (and save). */
+  private Main.Server startServer(String url) throws Exception {
+    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "hook-data");
+    Map<String, Object> m = hookConfig(url);
+    m.putAll(Map.of("ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString(),
+        "ripple.alarms.debounce", "300ms"));
+    return Main.start(ConfigFactory.parseMap(m).withFallback(ConfigFactory.parseResources("application.conf"))
+        .withFallback(ConfigFactory.defaultReference()).resolve());
+  }
+
+  /** Rooms running on the server at {@code port} (a passivated room is not). */
+  private double roomsActive(int port) {
+    try {
+      String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+      return ServerEndToEndTest.sample(body, "ripple_rooms_active");
+    } catch (Exception e) {
+      return Double.NaN;
+    }
+  }
+
+  /** Every event is the receiver's own check of what it was sent: signed, named after the room's state, HELLO's state vector. */
+  private void assertEventsAreHellos() {
+    assertEquals(0, receiver.badSignatures.get());
+    for (JsonNode e : receiver.events) {
+      assertEquals("document.updated", e.path("event").asText());
+      assertEquals(e.path("roomId").asText() + ":" + e.path("updates").asLong(), e.path("id").asText());
+      YDoc doc = new YDoc();
+      doc.apply(HELLO);
+      assertEquals(Base64.getEncoder().encodeToString(doc.stateVector()), e.path("stateVector").asText());
+    }
+  }
+
+  /** A client connects, sends HELLO, sees it journaled (its sync step 1 is answered after it) and leaves. */
+  private void clientEditsAndLeaves(int port, String room) throws Exception {
+    java.util.concurrent.LinkedBlockingQueue<byte[]> received = new java.util.concurrent.LinkedBlockingQueue<>();
+    java.net.http.WebSocket ws = http.newWebSocketBuilder()
+        .buildAsync(URI.create("ws://127.0.0.1:" + port + "/" + room), new java.net.http.WebSocket.Listener() {
+          @Override
+          public java.util.concurrent.CompletionStage<?> onBinary(java.net.http.WebSocket w, java.nio.ByteBuffer data, boolean last) {
+            byte[] b = new byte[data.remaining()];
+            data.get(b);
+            received.add(b);
+            w.request(1);
+            return null;
+          }
+        }).get(10, TimeUnit.SECONDS);
+    ws.sendBinary(java.nio.ByteBuffer.wrap(dev.ripple.collab.protocol.SyncProtocol.update(HELLO)), true).get(10, TimeUnit.SECONDS);
+    ws.sendBinary(java.nio.ByteBuffer.wrap(dev.ripple.collab.protocol.SyncProtocol.syncStep1(new byte[] {0})), true)
+        .get(10, TimeUnit.SECONDS);
+    boolean answered = false;
+    for (byte[] m; !answered && (m = received.poll(10, TimeUnit.SECONDS)) != null; ) {
+      answered = dev.ripple.collab.protocol.SyncProtocol.decode(m) instanceof dev.ripple.collab.protocol.SyncProtocol.SyncUpdate u
+          && u.step2() && u.update().length > 2;
+    }
+    assertTrue(answered, "the room answered the sync step 1 with the update");
+    ws.sendClose(java.net.http.WebSocket.NORMAL_CLOSURE, "bye").get(10, TimeUnit.SECONDS);
+  }
+
+  /**
+   * A receiver that sends its headers and never its body used to hold the delivery (and with it the
+   * room) forever: java.net.http's request timeout ends at the headers. The whole exchange is bounded:
+   * the attempt times out, is retried, the event arrives, and the room passivates.
+   */
+  @Test
+  void aReceiverThatStallsItsBodyTimesOutIsRetriedAndTheRoomPassivates() throws Exception {
+    receiver = WebhookReceiver.start(SECRET);
+    receiver.stallNext.set(2);
+    server = startServer(receiver.url());
+    clientEditsAndLeaves(server.port(), "doc-hook-stall");
+    assertTrue(eventually(Duration.ofSeconds(30), () -> receiver.notifiedRooms().contains("doc-hook-stall")),
+        "delivered after the stalled attempts timed out: " + receiver.attempts.get() + " attempts");
+    assertEquals(2, receiver.stalled.get());
+    assertTrue(receiver.attempts.get() >= 3, "retried after each stalled attempt");
+    assertEventsAreHellos();
+    assertTrue(eventually(Duration.ofSeconds(30), () -> roomsActive(server.port()) == 0), "the room passivated");
+  }
+
+  /**
+   * A receiver outage does not pin changed rooms in memory: a room whose clients left passivates with
+   * the notification owed, and the event arrives, correctly signed, when the receiver comes back.
+   */
+  @Test
+  void aRoomOwingANotificationPassivatesWhileTheReceiverIsDownAndTheEventFollowsWhenItIsBack() throws Exception {
+    receiver = WebhookReceiver.down(SECRET);
+    server = startServer(receiver.url());
+    clientEditsAndLeaves(server.port(), "doc-hook-away");
+    assertTrue(eventually(Duration.ofSeconds(30), () -> roomsActive(server.port()) == 0),
+        "the room passivated with its notification owed");
+    assertEquals(0, receiver.attempts.get());
+    receiver.up();
+    assertTrue(eventually(Duration.ofSeconds(30), () -> receiver.notifiedRooms().contains("doc-hook-away")),
+        "delivered once the receiver is back");
+    assertEventsAreHellos();
+    assertEquals("doc-hook-away:1", receiver.events.get(0).path("id").asText());
+    assertEquals(0, roomsActive(server.port())); // delivering did not need the room
+  }
+
   private int post(int port, String room, byte[] update) throws Exception {
     return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/rooms/" + room + "/update"))
         .POST(HttpRequest.BodyPublishers.ofByteArray(update)).header("Content-Type", "application/octet-stream").build(),
@@ -152,5 +250,34 @@ class WebhookEndToEndTest {
     assertTrue(eventually(Duration.ofSeconds(60), () -> receiver.notifiedRooms().contains("doc-hook-kill")),
         "delivered after the restart, without anyone opening the room");
     assertEquals(0, receiver.badSignatures.get());
+  }
+
+  /**
+   * The same when the room had already passivated, its notification owed, before the SIGKILL: what is
+   * owed outlives the room and the process, and is delivered, signed, after the restart.
+   */
+  @Test
+  void aNotificationOwedByAPassivatedRoomSurvivesASigkillAndIsDeliveredAfterTheRestart() throws Exception {
+    receiver = WebhookReceiver.down(SECRET);
+    Path work = Files.createDirectories(Path.of("target", "webhook-process").toAbsolutePath());
+    Path data = Files.createTempDirectory(work, "data");
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    Map<String, String> env = Map.of("COLLAB_WEBHOOK_URL", receiver.url(), "COLLAB_WEBHOOK_SECRET", SECRET,
+        "COLLAB_WEBHOOK_DEBOUNCE", "200ms", "COLLAB_WEBHOOK_MAX_DELAY", "1s");
+    java.util.List<String> quick = java.util.List.of("-Dripple.alarms.debounce=300ms"); // rooms passivate soon after their last client
+    process = ServerProcess.launch(port, data, work.resolve("passivated-first.log"), env, quick);
+    assertEquals(200, post(port, "doc-hook-asleep", HELLO));
+    int p = port;
+    assertTrue(eventually(Duration.ofSeconds(30), () -> roomsActive(p) == 0), "the room passivated with its notification owed");
+    process.destroyForcibly(); // SIGKILL while the room sleeps and the receiver is down
+    assertTrue(process.waitFor(10, TimeUnit.SECONDS));
+    receiver.up();
+    process = ServerProcess.launch(port, data, work.resolve("passivated-second.log"), env, quick);
+    assertTrue(eventually(Duration.ofSeconds(60), () -> receiver.notifiedRooms().contains("doc-hook-asleep")),
+        "delivered after the restart, without anyone opening the room");
+    assertEventsAreHellos();
   }
 }

@@ -13,8 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A webhook endpoint on loopback for tests: verifies every event's signature as an app would, keeps
- * the valid ones, answers 500 to the next {@link #failNext} attempts, and can go down and come back
- * on the same port.
+ * the valid ones, answers 500 to the next {@link #failNext} attempts, stalls the next {@link #stallNext}
+ * (their headers are sent, their body never comes), and can go down and come back on the same port.
  */
 final class WebhookReceiver implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -26,6 +26,12 @@ final class WebhookReceiver implements AutoCloseable {
   final AtomicInteger attempts = new AtomicInteger();
   final AtomicInteger badSignatures = new AtomicInteger();
   final AtomicInteger failNext = new AtomicInteger();
+  final AtomicInteger stallNext = new AtomicInteger();
+  /** Attempts stalled so far. */
+  final AtomicInteger stalled = new AtomicInteger();
+  /** Stalled answers wait for this; it opens when the receiver goes down. */
+  private java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+  private java.util.concurrent.ExecutorService executor;
 
   private WebhookReceiver(int port, String secret) {
     this.port = port;
@@ -59,9 +65,29 @@ final class WebhookReceiver implements AutoCloseable {
   synchronized void up() throws IOException {
     if (server != null) return;
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+    release = new java.util.concurrent.CountDownLatch(1);
+    executor = java.util.concurrent.Executors.newCachedThreadPool(task -> {
+      Thread t = new Thread(task, "webhook-receiver");
+      t.setDaemon(true);
+      return t;
+    });
+    server.setExecutor(executor); // a stalled answer holds one thread, not the whole receiver
+    java.util.concurrent.CountDownLatch opens = release;
     server.createContext("/hooks/ripple", exchange -> {
       byte[] body = exchange.getRequestBody().readAllBytes();
       attempts.incrementAndGet();
+      if (stallNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        stalled.incrementAndGet();
+        exchange.sendResponseHeaders(200, 2); // "ok" announced, and then nothing until the receiver goes down
+        exchange.getResponseBody().flush();
+        try {
+          opens.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        exchange.close();
+        return;
+      }
       int status;
       String given = exchange.getRequestHeaders().getFirst(Webhooks.SIGNATURE_HEADER);
       if (failNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
@@ -94,8 +120,11 @@ final class WebhookReceiver implements AutoCloseable {
   }
 
   synchronized void down() {
+    release.countDown();
     if (server != null) server.stop(0);
+    if (executor != null) executor.shutdownNow();
     server = null;
+    executor = null;
   }
 
   /** Rooms with at least one valid event. */

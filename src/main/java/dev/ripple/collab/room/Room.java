@@ -122,11 +122,14 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /** The cold-start load finished: the backup (empty = new document), or failed. */
   private record LoadDone(Optional<SnapshotBackup.Backup> backup, Throwable failure) implements Command {}
 
-  /** Alarm: notify the webhook of the changes since the last notification. */
+  /** Alarm: hand the notification of the changes so far to the room's {@link WebhookOutbox}. */
   private record Notify() implements Command {}
 
-  /** A notification finished: it covered the first {@code updates} updates, or failed. */
-  private record NotifyDone(long updates, Throwable failure) implements Command {}
+  /** From the room's webhook outbox: it holds the notification of the first {@code updates} updates durably; the room may stop. */
+  public record NotificationAccepted(long updates) implements Command {}
+
+  /** From the room's webhook outbox: the receiver acknowledged the notification of the first {@code updates} updates. */
+  public record NotificationDelivered(long updates) implements Command {}
 
   /** Alarm: relay the awareness changes gathered since the last relay, as one frame. */
   private record RelayPresence() implements Command {}
@@ -254,11 +257,15 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
    * (crash, node loss) is started again and makes the save it owes: the durable alarm.
    */
   public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks) {
+    ClusterSharding sharding = ClusterSharding.get(system);
+    webhooks.ifPresent(w -> WebhookOutbox.init(system, w)); // notifications owed outlive their rooms there
+    Optional<Webhooks.Settings> hooks = webhooks.map(Webhooks::settings);
     Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(ENTITY_TYPE_KEY,
         ctx -> dev.ripple.collab.Warmup.isWarmupRoom(ctx.getEntityId())
             // a node's throwaway warm-up room: never read from or saved to the backup, no webhooks
-            ? create(ctx.getEntityId(), settings, dev.ripple.collab.Warmup.NO_BACKUP, Optional.empty(), ctx.getShard())
-            : create(ctx.getEntityId(), settings, backup, webhooks, ctx.getShard()))
+            ? create(ctx.getEntityId(), settings, dev.ripple.collab.Warmup.NO_BACKUP, Optional.empty(), null, ctx.getShard())
+            : create(ctx.getEntityId(), settings, backup, hooks,
+                hooks.isPresent() ? sharding.entityRefFor(WebhookOutbox.ENTITY_TYPE_KEY, ctx.getEntityId()) : null, ctx.getShard()))
         .withStopMessage(Stop.INSTANCE); // passivation and hand-off: connections rejoin rather than close
     String placement = system.settings().config().getString("ripple.cluster.room-placement");
     switch (placement) {
@@ -266,19 +273,23 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       case "near-clients" -> entity = entity.withAllocationStrategy(new NearClientsAllocation());
       default -> throw new IllegalArgumentException("ripple.cluster.room-placement must be balanced or near-clients, not " + placement);
     }
-    ClusterSharding.get(system).init(entity);
+    sharding.init(entity);
   }
 
   /** @param shard where to ask for passivation; null outside sharding (the room then just stops) */
   public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup,
       ActorRef<ClusterSharding.ShardCommand> shard) {
-    return create(roomId, settings, backup, Optional.empty(), shard);
+    return create(roomId, settings, backup, Optional.empty(), null, shard);
   }
 
-  /** @param webhooks change notifications, when configured */
-  public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks,
-      ActorRef<ClusterSharding.ShardCommand> shard) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, roomId, settings, backup, webhooks.orElse(null), shard)));
+  /**
+   * @param hooks change notifications, when configured (then {@code outbox} is this room's {@link WebhookOutbox})
+   * @param outbox where the room hands the notifications it owes; null when webhooks are off
+   */
+  public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<Webhooks.Settings> hooks,
+      akka.actor.typed.RecipientRef<WebhookOutbox.Command> outbox, ActorRef<ClusterSharding.ShardCommand> shard) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new Room(ctx, timers, roomId, settings, backup, hooks.orElse(null), outbox, shard)));
   }
 
   private final ActorContext<Command> ctx;
@@ -298,17 +309,22 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private int saveRefusals;
   private boolean loadingBeforeServing;
   private int loadFailures;
-  /** Change notifications; null when off. */
-  private final Webhooks webhooks;
-  private boolean notifying;
-  private int notifyFailures;
-  /** When the oldest change not yet notified was journaled (System.nanoTime), 0 when none is owed. */
+  /** Change notifications' timing; null when off. */
+  private final Webhooks.Settings hooks;
+  /** This room's webhook outbox, which delivers what the room hands it; null when off. */
+  private final akka.actor.typed.RecipientRef<WebhookOutbox.Command> outbox;
+  /** The count the outbox holds a notification for (or delivered): up to it, the room may stop. */
+  private long acceptedUpdates;
+  /** The count last handed to the outbox, awaiting its acceptance. */
+  private long handedUpdates;
+  /** When the oldest change not yet handed to the outbox was journaled (System.nanoTime), 0 when none. */
   private long owedSince;
   /** Sharding asked the room to stop and its sessions have been told to rejoin: it stops once they have left. */
   private boolean stopping;
 
   private Room(ActorContext<Command> ctx, TimerScheduler<Command> timers, String roomId, Settings settings,
-      SnapshotBackup backup, Webhooks webhooks, ActorRef<ClusterSharding.ShardCommand> shard) {
+      SnapshotBackup backup, Webhooks.Settings hooks, akka.actor.typed.RecipientRef<WebhookOutbox.Command> outbox,
+      ActorRef<ClusterSharding.ShardCommand> shard) {
     super(PersistenceId.of(ENTITY_TYPE_KEY.name(), roomId));
     this.ctx = ctx;
     this.timers = timers;
@@ -317,7 +333,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     this.alarms = settings.alarms();
     this.backup = backup;
     this.shard = shard;
-    this.webhooks = webhooks;
+    this.hooks = hooks;
+    this.outbox = outbox;
     this.metrics = Metrics.get(ctx.getSystem());
     this.presence = new Presence(settings.presenceLimits());
   }
@@ -400,7 +417,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(SaveDone.class, this::onSaveDone)
         .onCommand(CatchUpLoaded.class, this::onCatchUpLoaded)
         .onCommand(Notify.class, this::onNotify)
-        .onCommand(NotifyDone.class, this::onNotifyDone)
+        .onCommand(NotificationAccepted.class, this::onNotificationAccepted)
+        .onCommand(NotificationDelivered.class, this::onNotificationDelivered)
         .onCommand(RelayPresence.class, (state, c) -> {
           relayPresence();
           return Effect().none();
@@ -433,7 +451,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
             // restarted (crash, rebalance, remember-entities): make the save it owes, or passivate unless someone comes
             timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
           }
-          if (notificationOwed(state)) changed(); // a notification owed before the stop is still owed
+          // a notification owed before the stop is still owed: the outbox takes it (or, delivered meanwhile, says so)
+          if (notificationOwed(state)) handOff(state);
         })
         .build();
   }
@@ -521,7 +540,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       // changes that arrived during the save are owed a save of their own (a FinalSave that fired meanwhile found
       // a save running and did nothing); otherwise the room is done
       if (s.dirty()) timers.startSingleTimer("final", new FinalSave(), alarms.debounce());
-      else passivate();
+      else passivate(s);
     });
   }
 
@@ -579,12 +598,17 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     if (!connections.isEmpty()) return Effect().none();
     if (state.dirty() && state.loaded) return save(state);
     if (!state.loaded || saving || timers.isTimerActive("retry-save")) return Effect().none(); // keep trying first
-    passivate();
+    passivate(state);
     return Effect().none();
   }
 
-  private void passivate() {
-    if (owedSince != 0 || notifying) return; // the notification owed comes first; its delivery passivates the room
+  private void passivate(State state) {
+    if (notificationOwed(state) && acceptedUpdates < state.updates) {
+      // the notification owed goes to the outbox first (no need to wait out its debounce: nobody is editing);
+      // its acceptance passivates the room
+      handOff(state);
+      return;
+    }
     log.debug("room {}: passivating", roomId);
     if (shard != null) shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf())); // null only in tests without sharding
   }
@@ -786,51 +810,69 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   // ------------------------------------------------------------------ change notifications (webhooks)
 
   private boolean notificationOwed(State state) {
-    return webhooks != null && state.updates > state.notifiedUpdates;
+    return hooks != null && state.updates > state.notifiedUpdates;
   }
 
   /**
-   * The room changed (an update is journaled): notify after the debounce, but no later than max-delay
-   * after the oldest change not yet notified, however long edits continue.
+   * The room changed (an update is journaled): hand the notification to the outbox after the debounce,
+   * but no later than max-delay after the oldest change not yet handed over, however long edits continue.
    */
   private void changed() {
-    if (webhooks == null) return;
+    if (hooks == null) return;
     long now = System.nanoTime();
     if (owedSince == 0) owedSince = now;
-    if (notifying || timers.isTimerActive("notify-retry")) return; // the next attempt comes anyway
-    Duration left = webhooks.settings().maxDelay().minusNanos(now - owedSince);
-    Duration delay = left.compareTo(webhooks.settings().debounce()) < 0 ? (left.isNegative() ? Duration.ZERO : left) : webhooks.settings().debounce();
+    Duration left = hooks.maxDelay().minusNanos(now - owedSince);
+    Duration delay = left.compareTo(hooks.debounce()) < 0 ? (left.isNegative() ? Duration.ZERO : left) : hooks.debounce();
     timers.startSingleTimer("notify", new Notify(), delay);
   }
 
   private Effect<Event, State> onNotify(State state, Notify c) {
-    if (notifying || !notificationOwed(state)) return Effect().none();
-    notifying = true;
-    long covered = state.updates;
-    ctx.pipeToSelf(webhooks.deliver(roomId, covered, state.doc.stateVector()), (ok, failure) -> new NotifyDone(covered, failure));
+    handOff(state);
     return Effect().none();
   }
 
-  private Effect<Event, State> onNotifyDone(State state, NotifyDone done) {
-    notifying = false;
-    if (done.failure() != null) {
-      notifyFailures++;
-      long millis = Math.min(webhooks.settings().retryMax().toMillis(),
-          webhooks.settings().retryInitial().toMillis() << Math.min(notifyFailures - 1, 20));
-      log.warn("room {}: webhook delivery failed ({}); attempt {} retries in {} ms", roomId, describe(done.failure()),
-          notifyFailures + 1, millis);
-      timers.startSingleTimer("notify-retry", new Notify(), Duration.ofMillis(millis));
+  /**
+   * Hands the notification owed to the outbox, which journals it, delivers it (retried, for as long as it
+   * takes) and answers; a hand-off not answered within the request timeout (the outbox's node died) is made again.
+   */
+  private void handOff(State state) {
+    if (!notificationOwed(state) || acceptedUpdates >= state.updates) return;
+    timers.cancel("notify");
+    owedSince = 0;
+    handedUpdates = state.updates;
+    outbox.tell(new WebhookOutbox.Deliver(state.updates, state.doc.stateVector(), ctx.getSelf()));
+    timers.startSingleTimer("notify-handoff", new Notify(), hooks.requestTimeout());
+  }
+
+  private Effect<Event, State> onNotificationAccepted(State state, NotificationAccepted a) {
+    accepted(a.updates());
+    passivateIfDone(state);
+    return Effect().none();
+  }
+
+  private Effect<Event, State> onNotificationDelivered(State state, NotificationDelivered d) {
+    accepted(d.updates());
+    // capped at the room's own count: an outbox that delivered more (a journal restored to an older point) must not
+    // silence the notifications of this room's next changes beyond it
+    long upTo = Math.min(d.updates(), state.updates);
+    if (upTo <= state.notifiedUpdates) {
+      passivateIfDone(state);
       return Effect().none();
     }
-    notifyFailures = 0;
-    return Effect().persist(new WebhookDelivered(done.updates())).thenRun(s -> {
-      owedSince = 0;
-      if (notificationOwed(s)) {
-        changed(); // changes that came during the delivery
-      } else if (connections.isEmpty() && !s.dirty() && !saving && !timers.isTimerActive("final")) {
-        passivate(); // it waited for this notification
-      }
-    });
+    return Effect().persist(new WebhookDelivered(upTo)).thenRun(this::passivateIfDone);
+  }
+
+  private void accepted(long updates) {
+    acceptedUpdates = Math.max(acceptedUpdates, updates);
+    if (acceptedUpdates >= handedUpdates) timers.cancel("notify-handoff");
+  }
+
+  /** A room that only waited for its notification to be in the outbox's keeping passivates now. */
+  private void passivateIfDone(State state) {
+    if (connections.isEmpty() && !stopping && !state.dirty() && !saving && !timers.isTimerActive("final")
+        && !timers.isTimerActive("retry-save")) {
+      passivate(state);
+    }
   }
 
   /** An update from the document API: the same gate as a client's, answered once journaled. */

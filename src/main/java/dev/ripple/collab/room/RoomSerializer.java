@@ -47,6 +47,15 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   private static final String SEND = "O";
   private static final String CLOSE = "X";
   private static final String JOINED = "R";
+  // webhooks: a room and its outbox (WebhookOutbox), possibly on different nodes; the outbox's journal and snapshot
+  private static final String NOTIFICATION_ACCEPTED = "NA";
+  private static final String NOTIFICATION_DELIVERED = "ND";
+  private static final String OUTBOX_DELIVER = "OD";
+  private static final String OUTBOX_RESUME = "OR";
+  private static final String OUTBOX_STOP = "OX";
+  private static final String OUTBOX_OWED = "OO";
+  private static final String OUTBOX_DELIVERED = "OK";
+  private static final String OUTBOX_STATE = "OS";
 
   @Override
   public int identifier() {
@@ -75,6 +84,14 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.DocumentData) return DOCUMENT_DATA;
     if (o instanceof Room.UpdateJournaled) return UPDATE_JOURNALED;
     if (o instanceof Room.UpdateRefused) return UPDATE_REFUSED;
+    if (o instanceof Room.NotificationAccepted) return NOTIFICATION_ACCEPTED;
+    if (o instanceof Room.NotificationDelivered) return NOTIFICATION_DELIVERED;
+    if (o instanceof WebhookOutbox.Deliver) return OUTBOX_DELIVER;
+    if (o instanceof WebhookOutbox.Resume) return OUTBOX_RESUME;
+    if (o instanceof WebhookOutbox.Stop) return OUTBOX_STOP;
+    if (o instanceof WebhookOutbox.Owed) return OUTBOX_OWED;
+    if (o instanceof WebhookOutbox.Delivered) return OUTBOX_DELIVERED;
+    if (o instanceof WebhookOutbox.State) return OUTBOX_STATE;
     throw new IllegalArgumentException("cannot serialize " + o.getClass());
   }
 
@@ -116,6 +133,20 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     else if (o instanceof Room.Send snd) payload = snd.frame();
     else if (o instanceof Room.Joined jd) payload = strings(refs.toSerializationFormat(jd.room()));
     else if (o instanceof Room.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
+    else if (o instanceof Room.NotificationAccepted a) payload = java.nio.ByteBuffer.allocate(8).putLong(a.updates()).array();
+    else if (o instanceof Room.NotificationDelivered d) payload = java.nio.ByteBuffer.allocate(8).putLong(d.updates()).array();
+    else if (o instanceof WebhookOutbox.Deliver d) {
+      dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+      e.writeVarString(refs.toSerializationFormat(d.room()));
+      payload = concat(e.toByteArray(), java.nio.ByteBuffer.allocate(8 + d.stateVector().length).putLong(d.updates()).put(d.stateVector()).array());
+    } else if (o instanceof WebhookOutbox.Resume || o instanceof WebhookOutbox.Stop) payload = new byte[0];
+    else if (o instanceof WebhookOutbox.Owed w) payload = java.nio.ByteBuffer.allocate(8 + w.stateVector().length).putLong(w.updates()).put(w.stateVector()).array();
+    else if (o instanceof WebhookOutbox.Delivered d) payload = java.nio.ByteBuffer.allocate(8).putLong(d.updates()).array();
+    else if (o instanceof WebhookOutbox.State st) {
+      // owed count (8), delivered count (8), then the owed state vector
+      payload = java.nio.ByteBuffer.allocate(16 + st.stateVector().length).putLong(st.owedUpdates()).putLong(st.deliveredUpdates())
+          .put(st.stateVector()).array();
+    }
     else throw new IllegalArgumentException("cannot serialize " + o.getClass());
     byte[] out = new byte[payload.length + 1];
     out[0] = VERSION;
@@ -171,6 +202,12 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     long notified = withNotified ? b.getLong() : updates; // before webhooks nothing was owed
     boolean loaded = b.get() != 0;
     return new Room.Snapshot(Arrays.copyOfRange(payload, header, payload.length), updates, saved, loaded, notified);
+  }
+
+  /** The 8-byte count at the start of a payload. */
+  private static long count(byte[] payload, String manifest) throws NotSerializableException {
+    if (payload.length < 8) throw new NotSerializableException("payload of " + manifest + " too short");
+    return java.nio.ByteBuffer.wrap(payload).getLong();
   }
 
   @Override
@@ -245,6 +282,25 @@ public final class RoomSerializer extends SerializerWithStringManifest {
         dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
         int code = Integer.parseInt(d.readVarString());
         yield new Room.Close(code, d.readVarString());
+      }
+      case NOTIFICATION_ACCEPTED -> new Room.NotificationAccepted(count(payload, manifest));
+      case NOTIFICATION_DELIVERED -> new Room.NotificationDelivered(count(payload, manifest));
+      case OUTBOX_DELIVER -> {
+        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        akka.actor.typed.ActorRef<Room.Command> room = refs.resolveActorRef(d.readVarString());
+        byte[] rest = Arrays.copyOfRange(payload, d.pos(), payload.length);
+        yield new WebhookOutbox.Deliver(count(rest, manifest), Arrays.copyOfRange(rest, 8, rest.length), room);
+      }
+      case OUTBOX_RESUME -> WebhookOutbox.Resume.INSTANCE;
+      case OUTBOX_STOP -> WebhookOutbox.Stop.INSTANCE;
+      case OUTBOX_OWED -> new WebhookOutbox.Owed(count(payload, manifest), Arrays.copyOfRange(payload, 8, payload.length));
+      case OUTBOX_DELIVERED -> new WebhookOutbox.Delivered(count(payload, manifest));
+      case OUTBOX_STATE -> {
+        if (payload.length < 16) throw new NotSerializableException("webhook outbox snapshot too short");
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+        long owed = b.getLong();
+        long delivered = b.getLong();
+        yield new WebhookOutbox.State(owed, Arrays.copyOfRange(payload, 16, payload.length), delivered);
       }
       default -> throw new NotSerializableException("unknown manifest " + manifest);
     };

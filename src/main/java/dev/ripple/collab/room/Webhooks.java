@@ -16,13 +16,15 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Change notifications: after a room changes, a signed JSON event is POSTed to the app's endpoint
- * ({@code COLLAB_WEBHOOK_URL}). The room decides when (debounced, durable, retried); this class
- * builds, signs and sends one event. The body is
+ * ({@code COLLAB_WEBHOOK_URL}). The room decides when (debounced), its {@link WebhookOutbox} keeps
+ * what is owed and retries; this class builds, signs and sends one event. The body is
  * {@code {"event":"document.updated","id":"<room>:<updates>","roomId":..,"updates":N,"stateVector":"<base64>","timestamp":".."}}
  * and {@code X-Ripple-Signature-256: sha256=<hex HMAC-SHA256 of the body>} signs it with
  * {@code COLLAB_WEBHOOK_SECRET} (required with the URL, and never the Convex secret). The {@code id} names the
@@ -33,9 +35,12 @@ public final class Webhooks {
   public static final String SIGNATURE_HEADER = "X-Ripple-Signature-256";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** Where and how: debounce after a change, at most max-delay while changes continue, retries with backoff. */
+  /**
+   * Where and how: debounce after a change, at most max-delay while changes continue, retries with
+   * backoff, and how long a room's {@link WebhookOutbox} stays up with nothing owed.
+   */
   public record Settings(URI url, byte[] secret, Duration debounce, Duration maxDelay, Duration requestTimeout,
-      Duration retryInitial, Duration retryMax) {
+      Duration retryInitial, Duration retryMax, Duration outboxIdle) {
     /** Empty when no URL is configured: webhooks are off. */
     public static Optional<Settings> from(Config ripple) {
       String url = ripple.hasPath("webhook.url") ? ripple.getString("webhook.url").strip() : "";
@@ -58,7 +63,8 @@ public final class Webhooks {
       }
       return Optional.of(new Settings(uri, secret.getBytes(StandardCharsets.UTF_8), ripple.getDuration("webhook.debounce"),
           ripple.getDuration("webhook.max-delay"), ripple.getDuration("webhook.request-timeout"),
-          ripple.getDuration("webhook.retry-initial"), ripple.getDuration("webhook.retry-max")));
+          ripple.getDuration("webhook.retry-initial"), ripple.getDuration("webhook.retry-max"),
+          ripple.getDuration("webhook.outbox-idle")));
     }
   }
 
@@ -104,7 +110,10 @@ public final class Webhooks {
     }
   }
 
-  /** Sends one event; completes normally on 2xx, exceptionally otherwise (status, timeout, refused connection). */
+  /**
+   * Sends one event; completes normally on 2xx, exceptionally otherwise (status, timeout, refused
+   * connection). The request timeout bounds the whole exchange, the answer's body included.
+   */
   CompletionStage<Void> deliver(String roomId, long updates, byte[] stateVector) {
     byte[] body = body(roomId, updates, stateVector, Instant.now());
     HttpRequest request = HttpRequest.newBuilder(settings.url())
@@ -113,8 +122,22 @@ public final class Webhooks {
         .header(SIGNATURE_HEADER, signature(settings.secret(), body))
         .POST(HttpRequest.BodyPublishers.ofByteArray(body))
         .build();
-    return http.sendAsync(request, HttpResponse.BodyHandlers.discarding()).thenCompose(r -> r.statusCode() / 100 == 2
-        ? CompletableFuture.<Void>completedFuture(null)
-        : CompletableFuture.<Void>failedFuture(new DeliveryException("webhook endpoint answered HTTP " + r.statusCode())));
+    CompletableFuture<HttpResponse<Void>> sent = http.sendAsync(request, HttpResponse.BodyHandlers.discarding());
+    // the request's own timeout ends at the response headers: a receiver that sends them and stalls its body
+    // would hold the delivery forever. This bounds the whole exchange; the stalled one is cancelled.
+    long millis = settings.requestTimeout().toMillis();
+    CompletableFuture<HttpResponse<Void>> bounded = sent.copy().orTimeout(millis, TimeUnit.MILLISECONDS);
+    return bounded.handle((r, error) -> {
+      if (error != null) {
+        sent.cancel(true);
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+        throw new DeliveryException(cause instanceof TimeoutException || cause instanceof java.net.http.HttpTimeoutException
+            ? "webhook endpoint gave no complete answer within " + millis + " ms"
+            : cause instanceof java.net.ConnectException ? "cannot connect to the webhook endpoint " + settings.url()
+            : "webhook delivery failed: " + cause);
+      }
+      if (r.statusCode() / 100 != 2) throw new DeliveryException("webhook endpoint answered HTTP " + r.statusCode());
+      return null;
+    });
   }
 }

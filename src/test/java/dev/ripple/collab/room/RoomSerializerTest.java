@@ -92,6 +92,27 @@ class RoomSerializerTest {
   }
 
   @Test
+  void theWebhookOutboxsJournalSnapshotAndMessagesRoundTrip() {
+    WebhookOutbox.Owed owed = roundTrip(new WebhookOutbox.Owed(1234567890123L, new byte[] {1, 7, 5}));
+    assertEquals(1234567890123L, owed.updates());
+    assertArrayEquals(new byte[] {1, 7, 5}, owed.stateVector());
+    assertEquals(new WebhookOutbox.Delivered(41), roundTrip(new WebhookOutbox.Delivered(41)));
+    WebhookOutbox.State state = roundTrip(new WebhookOutbox.State(42, new byte[] {1, 2, 3}, 40));
+    assertEquals(42, state.owedUpdates());
+    assertEquals(40, state.deliveredUpdates());
+    assertArrayEquals(new byte[] {1, 2, 3}, state.stateVector());
+    assertArrayEquals(new byte[0], roundTrip(new WebhookOutbox.State(0, new byte[0], 0)).stateVector());
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    WebhookOutbox.Deliver deliver = roundTrip(new WebhookOutbox.Deliver(9, new byte[] {1, 1, 5}, room.ref()));
+    assertEquals(9, deliver.updates());
+    assertArrayEquals(new byte[] {1, 1, 5}, deliver.stateVector());
+    assertEquals(room.ref(), deliver.room());
+    assertEquals(WebhookOutbox.Resume.INSTANCE, roundTrip(WebhookOutbox.Resume.INSTANCE));
+    assertEquals(new Room.NotificationAccepted(9), roundTrip(new Room.NotificationAccepted(9)));
+    assertEquals(new Room.NotificationDelivered(9), roundTrip(new Room.NotificationDelivered(9)));
+  }
+
+  @Test
   void messagesBetweenNodesRoundTrip() {
     TestProbe<Room.Outbound> session = testKit.createTestProbe();
     Room.Join join = roundTrip(new Room.Join("c-1", session.ref(), true));
