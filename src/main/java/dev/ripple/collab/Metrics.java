@@ -63,6 +63,8 @@ public final class Metrics implements Extension {
   public final LongAdder clientMessagesDropped = new LongAdder();
   /** Connections refused before the upgrade because their room was full. */
   public final LongAdder connectionsRefused = new LongAdder();
+  /** Updates refused because they would take their room's document past ripple.limits.max-document-bytes. */
+  public final LongAdder updatesRefusedDocumentTooLarge = new LongAdder();
   public final LongAdder backupSavesOk = new LongAdder();
   public final LongAdder backupSavesFailed = new LongAdder();
   /** Saves the backup refused because it keeps a snapshot covering more updates (the room then merges it). */
@@ -94,6 +96,9 @@ public final class Metrics implements Extension {
     counter("ripple_client_messages_dropped_total", "Client messages to a room dropped by the system (a WARN line each).",
         clientMessagesDropped::sum);
     counter("ripple_connections_refused_total", "Upgrades refused because the room was full.", connectionsRefused::sum);
+    counter("ripple_updates_refused_document_too_large_total",
+        "Updates refused because they would take their document past ripple.limits.max-document-bytes.",
+        updatesRefusedDocumentTooLarge::sum);
     registry.register(CounterWithCallback.builder().name("ripple_backup_saves_total").help("Backup saves by result.")
         .labelNames("result")
         .callback(c -> {

@@ -27,7 +27,8 @@ public record Settings(
     Sessions sessions,
     Window window,
     PresenceLimits presence,
-    Duration headerTimeout) {
+    Duration headerTimeout,
+    long maxDocumentBytes) {
 
   /** A room's alarms: periodic and debounced saves, retries, load retries. */
   public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
@@ -88,7 +89,8 @@ public record Settings(
             c.getInt("limits.window.waiting-messages"), c.getBytes("limits.window.waiting-bytes")),
         new PresenceLimits(c.getInt("presence.max-ids-per-connection"), (int) Math.min(Integer.MAX_VALUE, c.getBytes("presence.max-state-bytes")),
             c.getDuration("presence.relay-interval")),
-        c.getDuration("limits.header-timeout"));
+        c.getDuration("limits.header-timeout"),
+        c.getBytes("limits.max-document-bytes"));
   }
 
   /**

@@ -492,6 +492,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     loadingBeforeServing = false;
     byte[] frame = loaded.length > 0 ? SyncProtocol.update(loaded) : null;
     return Effect().persist(new BackupLoaded(loaded, loadedUpdates)).thenRun(s -> {
+      documentBytesBound = -1; // the backup changed the document: measure again
       if (!wasBlocking && frame != null) broadcast(frame, null); // a late load is an update like any other
       // everyone left while the load was failing: the save they are owed could not be made before; schedule it now
       // (also a room started by no one, e.g. remember-entities, passivates unless someone comes)
@@ -586,6 +587,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
     byte[] frame = missing.length > 0 ? SyncProtocol.update(missing) : null;
     return Effect().persist(new BackupLoaded(missing, newer.updates())).thenRun(s -> {
+      documentBytesBound = -1; // the backup changed the document: measure again
       if (frame != null) broadcast(frame, null); // the other node's edits reach this room's clients
       // the merged state, covering more updates than the backup's; refused again right after a catch-up (a backup
       // that refuses everything, or a node saving as fast), it waits with the failures' backoff instead of looping
@@ -754,6 +756,28 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return state.doc.encodeStateAsUpdate(stateVector);
   }
 
+  /**
+   * What the room knows of its document's encoded size: the last exact measure plus every update
+   * journaled since (an upper bound: deletes can shrink a document). -1: not measured yet.
+   */
+  private long documentBytesBound = -1;
+
+  /**
+   * Whether {@code update} would take the document past max-document-bytes. Measured exactly (one
+   * encoding, which the full-state cache keeps) only when the bound says it might.
+   */
+  private boolean tooLarge(State state, byte[] update) {
+    long cap = settings.maxDocumentBytes();
+    if (documentBytesBound >= 0 && documentBytesBound + update.length <= cap) return false;
+    documentBytesBound = fullState(state).length;
+    return documentBytesBound + update.length > cap;
+  }
+
+  private String tooLargeReason(byte[] update) {
+    return "document too large: " + documentBytesBound + " bytes, and this update of " + update.length
+        + " would pass the room's limit of " + settings.maxDocumentBytes();
+  }
+
   private Effect<Event, State> onUpdate(State state, String connectionId, Connection c, byte[] update, int coalesced) {
     if (c.readOnly()) {
       c.session().tell(new Send(SyncProtocol.permissionDenied("read-only connection: updates are not applied")));
@@ -771,6 +795,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       // nothing new (a client's sync step 2, an update sent again after a rejoin, an echo): no journal entry,
       // no broadcast (everyone has it: it was journaled and broadcast when it was new)
       c.session().tell(Ack.INSTANCE);
+      return Effect().none();
+    }
+    if (tooLarge(state, update)) {
+      metrics.updatesRefusedDocumentTooLarge.increment();
+      closeConnection(connectionId, c, CloseCodes.TOO_BIG, tooLargeReason(update));
       return Effect().none();
     }
     // journaled: the session's window reopens
@@ -796,6 +825,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
     long received = System.nanoTime();
     return Effect().persist(events).thenRun(s -> {
+      if (documentBytesBound >= 0) documentBytesBound += update.length;
       metrics.journalWriteSeconds.observeNanos(System.nanoTime() - received);
       metrics.updatesApplied.add(coalesced);
       metrics.journalWrites.increment();
@@ -889,6 +919,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }
     if (prepared.isEmpty() || prepared.isRedundant()) { // already in the document: nothing to journal
       c.replyTo().tell(new UpdateJournaled(state.updates));
+      return Effect().none();
+    }
+    if (tooLarge(state, c.update())) {
+      metrics.updatesRefusedDocumentTooLarge.increment();
+      c.replyTo().tell(new UpdateRefused(413, "document_too_large", tooLargeReason(c.update())));
       return Effect().none();
     }
     return journalAndBroadcast(state, prepared, c.update(), 1, null, s -> c.replyTo().tell(new UpdateJournaled(s.updates)));
