@@ -25,10 +25,12 @@ import dev.ripple.collab.backup.BackupException;
 import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.CloseCodes;
+import dev.ripple.collab.protocol.LogSafe;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.DocJson;
 import dev.ripple.collab.yjs.PendingLimitException;
+import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.UpdateFormatException;
 import dev.ripple.collab.yjs.YDoc;
 import java.time.Duration;
@@ -372,18 +374,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(Join.class, this::onJoin)
         .onCommand(Leave.class, this::onLeave)
         .onCommand(SessionStopped.class, this::onSessionStopped)
-        .onCommand(ReadUpdate.class, (state, c) -> {
-          c.replyTo().tell(new DocumentData(c.stateVector() == null ? fullState(state) : diffFor(state, c.stateVector())));
-          return Effect().none();
-        })
-        .onCommand(ReadJson.class, (state, c) -> {
-          try {
-            c.replyTo().tell(new DocumentData(DocJson.render(state.doc, c.roots()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-          } catch (IllegalArgumentException e) { // a name no root can have
-            c.replyTo().tell(new UpdateRefused(400, "bad_request", e.getMessage()));
-          }
-          return Effect().none();
-        })
+        .onCommand(ReadUpdate.class, this::onReadUpdate)
+        .onCommand(ReadJson.class, this::onReadJson)
         .onCommand(ApplyUpdate.class, this::onApplyUpdate)
         .onCommand(FromClient.class, this::onFromClient)
         .onCommand(PeriodicSave.class, (state, c) -> save(state))
@@ -634,7 +626,42 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     } catch (UpdateFormatException e) {
       closeConnection(msg.connectionId(), c, CloseCodes.INVALID_PAYLOAD, e.getMessage());
       return Effect().none();
+    } catch (RuntimeException e) {
+      // a message the checks above let through and the room still could not handle: a bug, but this connection's
+      // message. Only it is closed, and the room carries on.
+      log.error("room {}: connection {} sent a message the room failed on; closing it with 1011", roomId, msg.connectionId(), e);
+      closeConnection(msg.connectionId(), c, CloseCodes.INTERNAL_ERROR, "internal error handling the message");
+      return Effect().none();
     }
+  }
+
+  /** The document API's read of the full state or of what a state vector lacks; a malformed vector is refused, 400. */
+  private Effect<Event, State> onReadUpdate(State state, ReadUpdate c) {
+    try {
+      c.replyTo().tell(new DocumentData(c.stateVector() == null ? fullState(state) : diffFor(state, c.stateVector())));
+    } catch (UpdateFormatException e) { // checked by the document API first; a node that did not check is answered the same
+      c.replyTo().tell(new UpdateRefused(400, "bad_state_vector", "stateVector is not a Yjs state vector: " + e.getMessage()));
+    } catch (RuntimeException e) {
+      refuseUnexpected(c.replyTo(), "read", e);
+    }
+    return Effect().none();
+  }
+
+  private Effect<Event, State> onReadJson(State state, ReadJson c) {
+    try {
+      c.replyTo().tell(new DocumentData(DocJson.render(state.doc, c.roots()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (IllegalArgumentException e) { // a kind or a name no root can have
+      c.replyTo().tell(new UpdateRefused(400, "bad_request", e.getMessage()));
+    } catch (RuntimeException e) {
+      refuseUnexpected(c.replyTo(), "JSON read", e);
+    }
+    return Effect().none();
+  }
+
+  /** A document API request the room failed on (a bug): 500 to its caller, the room carries on. */
+  private void refuseUnexpected(ActorRef<DocumentReply> replyTo, String what, RuntimeException e) {
+    log.error("room {}: a document API {} failed", roomId, what, e);
+    replyTo.tell(new UpdateRefused(500, "internal_error", "the room failed on this request: " + LogSafe.of(String.valueOf(e))));
   }
 
   /**
@@ -662,7 +689,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return state.fullStateCache;
   }
 
+  /** What {@code stateVector} lacks; a vector that is not wholly one is refused (UpdateFormatException). */
   private byte[] diffFor(State state, byte[] stateVector) {
+    StateVectors.validate(stateVector);
     if (stateVector.length == 0 || (stateVector.length == 1 && stateVector[0] == 0)) {
       return fullState(state);
     }
@@ -782,6 +811,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       return Effect().none();
     } catch (UpdateFormatException e) {
       c.replyTo().tell(new UpdateRefused(400, "malformed_update", e.getMessage()));
+      return Effect().none();
+    } catch (RuntimeException e) {
+      refuseUnexpected(c.replyTo(), "update", e);
       return Effect().none();
     }
     if (prepared.isEmpty() || prepared.isRedundant()) { // already in the document: nothing to journal

@@ -82,6 +82,22 @@ class SessionTest {
   }
 
   @Test
+  void aSyncStep1WithAMalformedStateVectorIsClosedWith1007BeforeTheRoomSeesIt() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    SinkQueueWithCancel<Room.Outbound> client = Source.<Object>single(SyncProtocol.syncStep1(new byte[] {1})) // one entry, none there
+        .concat(Source.never())
+        .via(Session.flow(settings(64), new SessionRegistry(), room.ref(), "doc-1", "c5", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Joined(room.ref()));
+    Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
+    assertEquals(CloseCodes.INVALID_PAYLOAD, close.code());
+    assertTrue(close.reason().startsWith("malformed state vector in sync step 1"), close.reason());
+    room.expectMessageClass(Room.Leave.class); // no FromClient before it
+  }
+
+  @Test
   void sessionIsClosedWith1012WhenItsRoomStops() throws Exception {
     TestProbe<Room.Command> room = testKit.createTestProbe();
     SinkQueueWithCancel<Room.Outbound> client = Source.never()
