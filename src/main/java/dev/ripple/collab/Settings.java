@@ -26,7 +26,8 @@ public record Settings(
     Alarms alarms,
     Sessions sessions,
     Window window,
-    PresenceLimits presence) {
+    PresenceLimits presence,
+    RoomRestart roomRestart) {
 
   /** A room's alarms: periodic and debounced saves, retries, load retries. */
   public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
@@ -45,6 +46,13 @@ public record Settings(
    * {@code waitingBytes} bytes waiting in the session before it stops reading the socket.
    */
   public record Window(int messages, long bytes, int waitingMessages, long waitingBytes) {}
+
+  /**
+   * The room's backstop: after an exception it does not expect, a room restarts (recovering from its
+   * journal) after a backoff doubling from {@code minBackoff} to {@code maxBackoff}, each stretched by
+   * up to {@code randomFactor} at random.
+   */
+  public record RoomRestart(Duration minBackoff, Duration maxBackoff, double randomFactor) {}
 
   /** Awareness limits per connection, and how long a room gathers awareness changes before it relays them. */
   public record PresenceLimits(int maxIdsPerConnection, int maxStateBytes, Duration relayInterval) {}
@@ -86,7 +94,9 @@ public record Settings(
         new Window(c.getInt("limits.window.messages"), c.getBytes("limits.window.bytes"),
             c.getInt("limits.window.waiting-messages"), c.getBytes("limits.window.waiting-bytes")),
         new PresenceLimits(c.getInt("presence.max-ids-per-connection"), (int) Math.min(Integer.MAX_VALUE, c.getBytes("presence.max-state-bytes")),
-            c.getDuration("presence.relay-interval")));
+            c.getDuration("presence.relay-interval")),
+        new RoomRestart(c.getDuration("room-restart.min-backoff"), c.getDuration("room-restart.max-backoff"),
+            c.getDouble("room-restart.random-factor")));
   }
 
   /**

@@ -3,6 +3,8 @@ package dev.ripple.collab.room;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.PreRestart;
+import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.TimerScheduler;
@@ -271,10 +273,25 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return create(roomId, settings, backup, Optional.empty(), shard);
   }
 
-  /** @param webhooks change notifications, when configured */
+  /**
+   * The room under its backstop: bad input never fails a room (it is answered to its sender), so an
+   * exception out of a handler is a bug (or a stash that overflowed). Rather than stop, and close
+   * every connection with 1012, the room restarts after a backoff ({@code ripple.room-restart}): the
+   * new incarnation, at the same address, recovers from the journal, and the sessions, told to
+   * {@link Rejoin} as the old one fails (see {@code PreRestart} in {@link #signalHandler}), join it
+   * and send again what was not acknowledged. Commands that arrive during the backoff wait for it.
+   * A journal failure is not caught here: Akka's own persist-failure handling stops the room as
+   * before (its clients get 1012 and reconnect; remember-entities starts it again).
+   *
+   * @param webhooks change notifications, when configured
+   */
   public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks,
       ActorRef<ClusterSharding.ShardCommand> shard) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, roomId, settings, backup, webhooks.orElse(null), shard)));
+    Settings.RoomRestart restart = settings.roomRestart();
+    return Behaviors.supervise(
+            Behaviors.<Command>setup(ctx -> Behaviors.withTimers(timers -> new Room(ctx, timers, roomId, settings, backup, webhooks.orElse(null), shard))))
+        .onFailure(RuntimeException.class, SupervisorStrategy.restartWithBackoff(restart.minBackoff(), restart.maxBackoff(), restart.randomFactor())
+            .withStashCapacity(settings.roomStashCapacity()));
   }
 
   private final ActorContext<Command> ctx;
@@ -400,6 +417,15 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   @Override
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
+        .onSignal(PreRestart.instance(), state -> {
+          // the backstop (see create): this incarnation failed and the next one, at the same address, recovers from the
+          // journal. Its sessions join that one and send again what this one did not acknowledge; nobody is closed.
+          metrics.roomsActive.decrementAndGet();
+          log.warn("room {}: restarting after a failure; its {} connections rejoin", roomId, connections.size());
+          if (stopping) return; // told to rejoin already
+          Rejoin rejoin = new Rejoin(state.doc.stateVector());
+          for (Connection c : connections.values()) c.session().tell(rejoin);
+        })
         .onSignal(akka.actor.typed.PostStop.instance(), state -> {
           metrics.roomsActive.decrementAndGet();
           // stopped with connections open and without telling them to rejoin (a failure): close them now, not when
@@ -427,6 +453,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   }
 
   private Effect<Event, State> onLoadDone(State state, LoadDone done) {
+    if (state.loaded) return Effect().none(); // the answer to an earlier incarnation's load (it restarted): this one loaded already
     if (done.failure() != null) {
       loadFailures++;
       Duration retry = backoff(loadFailures, alarms.loadRetryMax());
@@ -628,7 +655,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       return Effect().none();
     } catch (RuntimeException e) {
       // a message the checks above let through and the room still could not handle: a bug, but this connection's
-      // message. Only it is closed, and the room carries on.
+      // message. Only it is closed; a restart would have the session send the same message again, to every incarnation.
       log.error("room {}: connection {} sent a message the room failed on; closing it with 1011", roomId, msg.connectionId(), e);
       closeConnection(msg.connectionId(), c, CloseCodes.INTERNAL_ERROR, "internal error handling the message");
       return Effect().none();
