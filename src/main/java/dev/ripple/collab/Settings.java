@@ -28,7 +28,8 @@ public record Settings(
     Window window,
     PresenceLimits presence,
     Duration headerTimeout,
-    long maxDocumentBytes) {
+    long maxDocumentBytes,
+    RoomRestart roomRestart) {
 
   /** A room's alarms: periodic and debounced saves, retries, load retries. */
   public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
@@ -47,6 +48,13 @@ public record Settings(
    * {@code waitingBytes} bytes waiting in the session before it stops reading the socket.
    */
   public record Window(int messages, long bytes, int waitingMessages, long waitingBytes) {}
+
+  /**
+   * The room's backstop: after an exception it does not expect, a room restarts (recovering from its
+   * journal) after a backoff doubling from {@code minBackoff} to {@code maxBackoff}, each stretched by
+   * up to {@code randomFactor} at random.
+   */
+  public record RoomRestart(Duration minBackoff, Duration maxBackoff, double randomFactor) {}
 
   /** Awareness limits per connection, and how long a room gathers awareness changes before it relays them. */
   public record PresenceLimits(int maxIdsPerConnection, int maxStateBytes, Duration relayInterval) {}
@@ -90,7 +98,9 @@ public record Settings(
         new PresenceLimits(c.getInt("presence.max-ids-per-connection"), (int) Math.min(Integer.MAX_VALUE, c.getBytes("presence.max-state-bytes")),
             c.getDuration("presence.relay-interval")),
         c.getDuration("limits.header-timeout"),
-        c.getBytes("limits.max-document-bytes"));
+        c.getBytes("limits.max-document-bytes"),
+        new RoomRestart(c.getDuration("room-restart.min-backoff"), c.getDuration("room-restart.max-backoff"),
+            c.getDouble("room-restart.random-factor")));
   }
 
   /**

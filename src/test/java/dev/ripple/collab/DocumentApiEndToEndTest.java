@@ -139,6 +139,41 @@ class DocumentApiEndToEndTest {
     assertEquals(200, send("POST", "/api/rooms/doc-api-bad/update", HELLO, null).statusCode());
   }
 
+  /**
+   * A state vector that is base64url but no Yjs state vector (issue 18: {@code AQ} stopped the room,
+   * closed every client with 1012 and answered 503 after the 10 s request timeout) is a 400
+   * {@code bad_state_vector}, answered well within the timeout; a provider connected to the room
+   * stays connected and still receives what is written afterwards.
+   */
+  @Test
+  void aMalformedStateVectorIs400AndTheRoomAndItsClientsCarryOn() throws Exception {
+    start(false, Map.of());
+    String room = "doc-api-sv";
+    try (SteadyProvider provider = SteadyProvider.start(server.port(), room, "hello world")) {
+      // AQ: one entry announced, none there; AgEB: two announced, one half there; _w: a varUint that never ends;
+      // AQH__________38: a clock past 2^53; AAA: the empty vector with a byte after it
+      for (String sv : List.of("AQ", "AgEB", "_w", "AQH__________38", "AAA")) {
+        HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
+            + "/api/rooms/" + room + "/update?stateVector=" + sv)).timeout(java.time.Duration.ofSeconds(5)).GET().build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(400, r.statusCode(), sv + ": " + text(r));
+        assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""), sv);
+        assertTrue(text(r).startsWith("{\"error\":\"bad_state_vector\",\"message\":\""), sv + ": " + text(r));
+      }
+      assertEquals(200, send("POST", "/api/rooms/" + room + "/update", HELLO, null).statusCode());
+      assertEquals(200, send("POST", "/api/rooms/" + room + "/update", WORLD, null).statusCode());
+      provider.assertStayedAndSaw();
+    }
+    // a good state vector still gets its diff
+    YDoc half = new YDoc();
+    half.apply(HELLO);
+    HttpResponse<byte[]> diff = send("GET", "/api/rooms/" + room + "/update?stateVector="
+        + Base64.getUrlEncoder().withoutPadding().encodeToString(half.stateVector()), null, null);
+    assertEquals(200, diff.statusCode());
+    half.apply(diff.body());
+    assertEquals(Map.of(1L, 11L), half.stateVectorMap());
+  }
+
   @Test
   void withConvexTheApiNeedsTheSharedSecret() throws Exception {
     start(true, Map.of());

@@ -12,7 +12,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,7 +70,7 @@ class HostileTextEndToEndTest {
   @Test
   void hugeBatchMarkersCloseTheirConnectionsWith1007AndTheRoomCarriesOn() throws Exception {
     String room = "doc-hostile-markers";
-    try (Steady provider = Steady.start(server.port(), room, "hello world")) {
+    try (SteadyProvider provider = SteadyProvider.start(server.port(), room, "hello world")) {
       String hostile = arrayOfEmptyObjects(30_000_000);
       List<Raw> raws = new ArrayList<>();
       for (int i = 0; i < 4; i++) raws.add(connect(room));
@@ -96,7 +95,7 @@ class HostileTextEndToEndTest {
   @Test
   void aTextMessageIsNotBufferedPastWhatAMarkerCanBe() throws Exception {
     String room = "doc-hostile-text";
-    try (Steady provider = Steady.start(server.port(), room, "hello world")) {
+    try (SteadyProvider provider = SteadyProvider.start(server.port(), room, "hello world")) {
       long baseline = heapAfterGc();
       List<Raw> markers = new ArrayList<>();
       List<Raw> others = new ArrayList<>();
@@ -190,45 +189,6 @@ class HostileTextEndToEndTest {
       CompletableFuture<WebSocket> chain = ws.sendText(head, false);
       for (int i = 0; i < times; i++) chain = chain.thenCompose(w -> w.sendText(chunk, false));
       chain.whenComplete((w, e) -> sent.complete(null));
-    }
-  }
-
-  /** conformance/e2e.mjs steady: a provider that must stay connected until it sees {@code expected}. */
-  static final class Steady implements AutoCloseable {
-    private final Process node;
-    private final Path log;
-
-    private Steady(Process node, Path log) {
-      this.node = node;
-      this.log = log;
-    }
-
-    static Steady start(int port, String room, String expected) throws Exception {
-      Path log = NodeProcess.WORK.resolve("steady-" + room + ".log");
-      Files.createDirectories(log.getParent());
-      Process node = new ProcessBuilder("node", "e2e.mjs", "steady", Integer.toString(port), room, expected)
-          .directory(NodeProcess.CONFORMANCE.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      Steady steady = new Steady(node, log);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (!Files.readString(log).contains("synced")) {
-        if (!node.isAlive() || System.nanoTime() > deadline) {
-          steady.close();
-          throw new AssertionError("the provider never synced: " + Files.readString(log));
-        }
-        Thread.sleep(100);
-      }
-      return steady;
-    }
-
-    /** Waits for the provider's result: it saw the text and its socket never closed. */
-    void assertStayedAndSaw() throws Exception {
-      assertTrue(node.waitFor(150, TimeUnit.SECONDS), "the provider did not finish: " + Files.readString(log));
-      assertEquals(0, node.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
-    }
-
-    @Override
-    public void close() {
-      node.destroyForcibly();
     }
   }
 }

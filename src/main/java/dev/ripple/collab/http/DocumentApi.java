@@ -15,6 +15,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ripple.collab.ConvexSettings;
 import dev.ripple.collab.Settings;
 import dev.ripple.collab.room.Room;
+import dev.ripple.collab.yjs.StateVectors;
+import dev.ripple.collab.yjs.UpdateFormatException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -84,6 +86,11 @@ final class DocumentApi extends AllDirectives {
           stateVector = Base64.getUrlDecoder().decode(sv.get().replace('+', '-').replace('/', '_').replace("=", ""));
         } catch (IllegalArgumentException e) {
           return error(StatusCodes.BAD_REQUEST, "bad_state_vector", "stateVector must be base64url: " + e.getMessage());
+        }
+        try {
+          StateVectors.validate(stateVector); // checked here, before the room sees it
+        } catch (UpdateFormatException e) {
+          return error(StatusCodes.BAD_REQUEST, "bad_state_vector", "stateVector is not a Yjs state vector: " + e.getMessage());
         }
       }
       byte[] vector = stateVector;

@@ -2,6 +2,7 @@ package dev.ripple.collab.protocol;
 
 import dev.ripple.collab.yjs.Lib0Decoder;
 import dev.ripple.collab.yjs.Lib0Encoder;
+import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.UpdateFormatException;
 
 /**
@@ -71,6 +72,21 @@ public final class SyncProtocol {
       return new Ignored(type);
     } catch (UpdateFormatException e) {
       throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "malformed message: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Checks a sync step 1's state vector wholly ({@link StateVectors#validate}), for a session to run
+   * on its own thread before the room sees the message.
+   *
+   * @throws ProtocolException 1007 (invalid payload) naming what is wrong
+   */
+  public static void validate(ClientMessage message) {
+    if (!(message instanceof SyncStep1 step1)) return;
+    try {
+      StateVectors.validate(step1.stateVector());
+    } catch (UpdateFormatException e) {
+      throw new ProtocolException(CloseCodes.INVALID_PAYLOAD, "malformed state vector in sync step 1: " + e.getMessage());
     }
   }
 

@@ -3,6 +3,8 @@ package dev.ripple.collab.room;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.PreRestart;
+import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.TimerScheduler;
@@ -25,10 +27,12 @@ import dev.ripple.collab.backup.BackupException;
 import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.CloseCodes;
+import dev.ripple.collab.protocol.LogSafe;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.DocJson;
 import dev.ripple.collab.yjs.PendingLimitException;
+import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.UpdateFormatException;
 import dev.ripple.collab.yjs.YDoc;
 import java.time.Duration;
@@ -285,11 +289,24 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   /**
    * @param hooks change notifications, when configured (then {@code outbox} is this room's {@link WebhookOutbox})
    * @param outbox where the room hands the notifications it owes; null when webhooks are off
+   *
+   * <p>The room under its backstop: bad input never fails a room (it is answered to its sender), so an
+   * exception out of a handler is a bug (or a stash that overflowed). Rather than stop, and close
+   * every connection with 1012, the room restarts after a backoff ({@code ripple.room-restart}): the
+   * new incarnation, at the same address, recovers from the journal, and the sessions, told to
+   * {@link Rejoin} as the old one fails (see {@code PreRestart} in {@link #signalHandler}), join it
+   * and send again what was not acknowledged. Commands that arrive during the backoff wait for it.
+   * A journal failure is not caught here: Akka's own persist-failure handling stops the room as
+   * before (its clients get 1012 and reconnect; remember-entities starts it again).
    */
   public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<Webhooks.Settings> hooks,
       akka.actor.typed.RecipientRef<WebhookOutbox.Command> outbox, ActorRef<ClusterSharding.ShardCommand> shard) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new Room(ctx, timers, roomId, settings, backup, hooks.orElse(null), outbox, shard)));
+    Settings.RoomRestart restart = settings.roomRestart();
+    return Behaviors.supervise(
+            Behaviors.<Command>setup(ctx -> Behaviors.withTimers(timers ->
+                new Room(ctx, timers, roomId, settings, backup, hooks.orElse(null), outbox, shard))))
+        .onFailure(RuntimeException.class, SupervisorStrategy.restartWithBackoff(restart.minBackoff(), restart.maxBackoff(), restart.randomFactor())
+            .withStashCapacity(settings.roomStashCapacity()));
   }
 
   private final ActorContext<Command> ctx;
@@ -397,18 +414,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
         .onCommand(Join.class, this::onJoin)
         .onCommand(Leave.class, this::onLeave)
         .onCommand(SessionStopped.class, this::onSessionStopped)
-        .onCommand(ReadUpdate.class, (state, c) -> {
-          c.replyTo().tell(new DocumentData(c.stateVector() == null ? fullState(state) : diffFor(state, c.stateVector())));
-          return Effect().none();
-        })
-        .onCommand(ReadJson.class, (state, c) -> {
-          try {
-            c.replyTo().tell(new DocumentData(DocJson.render(state.doc, c.roots()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-          } catch (IllegalArgumentException e) { // a name no root can have
-            c.replyTo().tell(new UpdateRefused(400, "bad_request", e.getMessage()));
-          }
-          return Effect().none();
-        })
+        .onCommand(ReadUpdate.class, this::onReadUpdate)
+        .onCommand(ReadJson.class, this::onReadJson)
         .onCommand(ApplyUpdate.class, this::onApplyUpdate)
         .onCommand(FromClient.class, this::onFromClient)
         .onCommand(PeriodicSave.class, (state, c) -> save(state))
@@ -435,6 +442,15 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   @Override
   public SignalHandler<State> signalHandler() {
     return newSignalHandlerBuilder()
+        .onSignal(PreRestart.instance(), state -> {
+          // the backstop (see create): this incarnation failed and the next one, at the same address, recovers from the
+          // journal. Its sessions join that one and send again what this one did not acknowledge; nobody is closed.
+          metrics.roomsActive.decrementAndGet();
+          log.warn("room {}: restarting after a failure; its {} connections rejoin", roomId, connections.size());
+          if (stopping) return; // told to rejoin already
+          Rejoin rejoin = new Rejoin(state.doc.stateVector());
+          for (Connection c : connections.values()) c.session().tell(rejoin);
+        })
         .onSignal(akka.actor.typed.PostStop.instance(), state -> {
           metrics.roomsActive.decrementAndGet();
           // stopped with connections open and without telling them to rejoin (a failure): close them now, not when
@@ -463,6 +479,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   }
 
   private Effect<Event, State> onLoadDone(State state, LoadDone done) {
+    if (state.loaded) return Effect().none(); // the answer to an earlier incarnation's load (it restarted): this one loaded already
     if (done.failure() != null) {
       loadFailures++;
       Duration retry = backoff(loadFailures, alarms.loadRetryMax());
@@ -721,7 +738,42 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     } catch (UpdateFormatException e) {
       closeConnection(msg.connectionId(), c, CloseCodes.INVALID_PAYLOAD, e.getMessage());
       return Effect().none();
+    } catch (RuntimeException e) {
+      // a message the checks above let through and the room still could not handle: a bug, but this connection's
+      // message. Only it is closed; a restart would have the session send the same message again, to every incarnation.
+      log.error("room {}: connection {} sent a message the room failed on; closing it with 1011", roomId, msg.connectionId(), e);
+      closeConnection(msg.connectionId(), c, CloseCodes.INTERNAL_ERROR, "internal error handling the message");
+      return Effect().none();
     }
+  }
+
+  /** The document API's read of the full state or of what a state vector lacks; a malformed vector is refused, 400. */
+  private Effect<Event, State> onReadUpdate(State state, ReadUpdate c) {
+    try {
+      c.replyTo().tell(new DocumentData(c.stateVector() == null ? fullState(state) : diffFor(state, c.stateVector())));
+    } catch (UpdateFormatException e) { // checked by the document API first; a node that did not check is answered the same
+      c.replyTo().tell(new UpdateRefused(400, "bad_state_vector", "stateVector is not a Yjs state vector: " + e.getMessage()));
+    } catch (RuntimeException e) {
+      refuseUnexpected(c.replyTo(), "read", e);
+    }
+    return Effect().none();
+  }
+
+  private Effect<Event, State> onReadJson(State state, ReadJson c) {
+    try {
+      c.replyTo().tell(new DocumentData(DocJson.render(state.doc, c.roots()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (IllegalArgumentException e) { // a kind or a name no root can have
+      c.replyTo().tell(new UpdateRefused(400, "bad_request", e.getMessage()));
+    } catch (RuntimeException e) {
+      refuseUnexpected(c.replyTo(), "JSON read", e);
+    }
+    return Effect().none();
+  }
+
+  /** A document API request the room failed on (a bug): 500 to its caller, the room carries on. */
+  private void refuseUnexpected(ActorRef<DocumentReply> replyTo, String what, RuntimeException e) {
+    log.error("room {}: a document API {} failed", roomId, what, e);
+    replyTo.tell(new UpdateRefused(500, "internal_error", "the room failed on this request: " + LogSafe.of(String.valueOf(e))));
   }
 
   /**
@@ -749,7 +801,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     return state.fullStateCache;
   }
 
+  /** What {@code stateVector} lacks; a vector that is not wholly one is refused (UpdateFormatException). */
   private byte[] diffFor(State state, byte[] stateVector) {
+    StateVectors.validate(stateVector);
     if (stateVector.length == 0 || (stateVector.length == 1 && stateVector[0] == 0)) {
       return fullState(state);
     }
@@ -915,6 +969,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       return Effect().none();
     } catch (UpdateFormatException e) {
       c.replyTo().tell(new UpdateRefused(400, "malformed_update", e.getMessage()));
+      return Effect().none();
+    } catch (RuntimeException e) {
+      refuseUnexpected(c.replyTo(), "update", e);
       return Effect().none();
     }
     if (prepared.isEmpty() || prepared.isRedundant()) { // already in the document: nothing to journal

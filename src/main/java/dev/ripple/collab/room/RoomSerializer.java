@@ -210,8 +210,25 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     return java.nio.ByteBuffer.wrap(payload).getLong();
   }
 
+  /**
+   * Reads a journaled event or a message from another node. Bytes it cannot read are refused as a
+   * NotSerializableException naming the manifest, whatever failed inside the decoders: Artery logs
+   * and drops such a message, so it never reaches a room (in a recovery it fails the recovery, as a
+   * corrupt journal must).
+   */
   @Override
   public Object fromBinary(byte[] bytes, String manifest) throws NotSerializableException {
+    try {
+      return read(bytes, manifest);
+    } catch (NotSerializableException | RuntimeException e) {
+      NotSerializableException refused = new NotSerializableException("malformed room message "
+          + dev.ripple.collab.protocol.LogSafe.of(manifest) + " (" + bytes.length + " bytes): " + e.getMessage());
+      refused.initCause(e);
+      throw refused;
+    }
+  }
+
+  private Object read(byte[] bytes, String manifest) throws NotSerializableException {
     if (bytes.length == 0 || bytes[0] != VERSION) {
       throw new NotSerializableException("unknown room serialization version in " + manifest);
     }
@@ -238,7 +255,8 @@ public final class RoomSerializer extends SerializerWithStringManifest {
       case FROM_CLIENT, FROM_CLIENT_SINGLE -> {
         dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
         String id = d.readVarString();
-        int count = manifest.equals(FROM_CLIENT) ? (int) d.readVarUint() : 1;
+        // a count only for metrics: at least the one message it is
+        int count = manifest.equals(FROM_CLIENT) ? (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.readVarUint())) : 1;
         yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
       }
       case ACK -> Room.Ack.INSTANCE;

@@ -299,6 +299,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
 
     private void toRoom(SyncProtocol.ClientMessage message, long size) {
       if (message instanceof SyncProtocol.Ignored) return; // y-protocols ignores unknown message types; so does the room
+      SyncProtocol.validate(message); // a step 1's state vector, checked here too: the room gets only what it can use
       if (message instanceof SyncProtocol.AwarenessUpdate a) {
         // limits checked here, on the connection's own thread: an offender is closed (1008) before the room sees it
         message = new SyncProtocol.AwarenessUpdate(a.update(), Presence.decode(a.update(), presenceLimits));

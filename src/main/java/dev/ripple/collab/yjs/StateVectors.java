@@ -36,4 +36,24 @@ public final class StateVectors {
     }
     return out;
   }
+
+  /**
+   * Checks that {@code sv} is exactly one v1 state vector: a count, that many (client, clock) pairs
+   * of varUints up to 2^53 - 1, and nothing after them (an empty array is the empty vector). What a
+   * client or the document API sends is checked with this before a room uses it; {@link #decode}
+   * stays as lenient as yjs's own decoder, which ignores trailing bytes.
+   *
+   * @throws UpdateFormatException naming what is wrong and where
+   */
+  public static void validate(byte[] sv) {
+    if (sv == null) throw new UpdateFormatException("state vector is null");
+    if (sv.length == 0) return;
+    Lib0Decoder d = new Lib0Decoder(sv);
+    int n = d.readCount("state vector entries");
+    for (int i = 0; i < n; i++) {
+      d.readVarUint();
+      d.readVarUint();
+    }
+    if (d.hasContent()) throw new UpdateFormatException(d.remaining() + " bytes after the state vector's " + n + " entries");
+  }
 }

@@ -26,11 +26,14 @@ final class FakeBackup implements SnapshotBackup {
   final AtomicInteger loads = new AtomicInteger();
   final AtomicInteger failSaves = new AtomicInteger();
   final AtomicInteger failLoads = new AtomicInteger();
+  /** The next saves throw at once instead of failing their stage: a backup with a bug, for the room's backstop. */
+  final AtomicInteger throwOnSave = new AtomicInteger();
   /** While set, saves complete only when it does: a slow backup. */
   volatile CompletableFuture<Void> holdSaves;
 
   @Override
   public synchronized CompletionStage<SaveResult> save(String roomId, byte[] state, long updates) {
+    if (throwOnSave.getAndUpdate(n -> Math.max(0, n - 1)) > 0) throw new IllegalStateException("injected: a backup that throws");
     saves.add(state);
     saveUpdates.add(updates);
     if (failSaves.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {

@@ -592,4 +592,39 @@ class RoomLifecycleTest {
     advance(Duration.ofMillis(200));
     a.expectTerminated(room, Duration.ofSeconds(3));
   }
+
+  /**
+   * The backstop: an exception the room does not expect (here a backup whose save throws instead of
+   * failing its stage) does not stop the room and close its clients. The room restarts after a
+   * backoff and recovers from its journal; its connections are told to rejoin, and do, with nothing
+   * journaled lost; the save it owed is made once the backup works.
+   */
+  @Test
+  void anUnexpectedFailureRestartsTheRoomFromItsJournalAndItsConnectionsRejoin() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    backup.throwOnSave.set(1);
+    advance(SETTINGS.alarms().period()); // the periodic save throws inside the room's command handler
+    Room.Rejoin rejoin = assertInstanceOf(Room.Rejoin.class, next(a));
+    assertEquals(Map.of(1L, 5L), StateVectors.decode(rejoin.stateVector()));
+    assertInstanceOf(Room.Rejoin.class, next(b));
+    // what a session does on a Rejoin: leave, then join again through sharding (here the same address)
+    room.tell(new Room.Leave("a"));
+    room.tell(new Room.Leave("b"));
+    advance(SETTINGS.roomRestart().maxBackoff()); // past the first backoff
+    assertEquals(Map.of(1L, 5L), join(room, a, "a")); // recovered from the journal
+    join(room, b, "b");
+    edit(room, "a", b, WORLD);
+    a.fishForMessage(Duration.ofSeconds(3), m -> m instanceof Room.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+        : akka.actor.testkit.typed.javadsl.FishingOutcomes.fail("not an acknowledgement: " + m));
+    advance(SETTINGS.alarms().period());
+    eventuallySaves(1);
+    assertEquals(Map.of(1L, 11L), svOf(backup.saves.get(0)));
+    a.expectNoMessage(QUIET); // never closed
+    b.expectNoMessage(QUIET);
+  }
 }

@@ -3,6 +3,7 @@ package dev.ripple.collab.room;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
@@ -129,5 +130,38 @@ class RoomSerializerTest {
     TestProbe<Room.Command> roomRef = testKit.createTestProbe();
     assertEquals(roomRef.ref(), roundTrip(new Room.Joined(roomRef.ref())).room());
     assertEquals(new Room.Close(1007, "bad ✓"), roundTrip(new Room.Close(1007, "bad ✓")));
+  }
+
+  /**
+   * Whatever bytes another node (or a corrupt journal) hands the serializer, a message it cannot read is
+   * refused as NotSerializableException, with the manifest in its reason: Artery logs and drops it, so it
+   * never reaches a room; it is never some other exception from deep inside the decoder.
+   */
+  @Test
+  void malformedBytesAreRefusedAsNotSerializableWhateverTheManifest() {
+    String[] manifests = {"U", "C", "S", "S2", "W", "L", "L2", "B", "J", "V", "F", "G", "A", "RJN", "RU", "RJ", "AU", "DD", "UJ",
+        "UR", "O", "X", "R", "nonsense"};
+    java.util.Random random = new java.util.Random(18);
+    java.util.List<byte[]> payloads = new java.util.ArrayList<>(java.util.List.of(new byte[0], new byte[] {2}, new byte[] {1},
+        new byte[] {1, (byte) 0xff}, new byte[] {1, 5, 'a'}, new byte[] {1, 0x7f, 0x7f, 0x7f}, new byte[] {1, 1, 'x', 1, 'y'},
+        new byte[] {1, 0, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f, 0, 1}));
+    for (int i = 0; i < 300; i++) {
+      byte[] b = new byte[1 + random.nextInt(40)];
+      random.nextBytes(b);
+      b[0] = 1; // past the version byte: the payload decoders
+      payloads.add(b);
+    }
+    for (String manifest : manifests) {
+      for (byte[] bytes : payloads) {
+        scala.util.Try<Object> read = serialization.deserialize(bytes, 4711_0001, manifest);
+        if (read.isFailure()) {
+          Throwable e = read.failed().get();
+          assertInstanceOf(java.io.NotSerializableException.class, e, manifest + " " + java.util.Arrays.toString(bytes) + ": " + e);
+          assertTrue(e.getMessage().contains(manifest), e.getMessage());
+        } else if (read.get() instanceof Room.FromClient f) {
+          assertTrue(f.coalesced() >= 1, "coalesced " + f.coalesced());
+        }
+      }
+    }
   }
 }

@@ -183,6 +183,79 @@ class RoomTest {
     assertEquals(1, room.runCommand(update("b", HELLO)).events().size());
   }
 
+  /** State vectors that decode as base64url but not as a Yjs state vector (or not wholly). */
+  static final List<byte[]> MALFORMED_STATE_VECTORS = List.of(
+      new byte[] {1}, // one entry announced, none there ("AQ")
+      new byte[] {2, 1, 1}, // two announced, the first without its clock
+      new byte[] {(byte) 0xff}, // a varUint that never ends
+      new byte[] {1, 1, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0x7f}, // clock past 2^53
+      new byte[] {0, 0}); // the empty vector and a byte after it
+
+  @Test
+  void aDocumentReadWithAMalformedStateVectorIsRefusedAndTheRoomServesOn() {
+    join(alice, "a", false);
+    room.runCommand(update("a", HELLO));
+    alice.receiveMessage(); // acknowledged
+    TestProbe<Room.DocumentReply> api = testKit.createTestProbe();
+    for (byte[] sv : MALFORMED_STATE_VECTORS) {
+      room.runCommand(new Room.ReadUpdate(sv, api.ref()));
+      Room.UpdateRefused refused = assertInstanceOf(Room.UpdateRefused.class, api.receiveMessage(), java.util.Arrays.toString(sv));
+      assertEquals(400, refused.status());
+      assertEquals("bad_state_vector", refused.code());
+    }
+    alice.expectNoMessage(QUIET); // neither closed nor told to rejoin
+    assertEquals(1, room.runCommand(update("a", WORLD)).events().size());
+    room.runCommand(new Room.ReadUpdate(null, api.ref()));
+    YDoc read = new YDoc();
+    read.apply(assertInstanceOf(Room.DocumentData.class, api.receiveMessage()).data());
+    assertEquals(Map.of(1L, 11L), read.stateVectorMap());
+  }
+
+  @Test
+  void malformedClientMessagesOfEveryKindCloseOnlyTheirSenderAndTheRoomServesOn() {
+    join(bob, "b", false);
+    List<SyncProtocol.ClientMessage> malformed = new java.util.ArrayList<>();
+    for (byte[] sv : MALFORMED_STATE_VECTORS) malformed.add(new SyncProtocol.SyncStep1(sv));
+    malformed.add(new SyncProtocol.SyncUpdate(new byte[] {1, 1, 1, 0, 4}, false)); // truncated update
+    malformed.add(new SyncProtocol.SyncUpdate(new byte[] {(byte) 0xff}, true)); // a step 2 that is no update
+    // awareness as another node's session sends it: its bytes only, checked by the room
+    malformed.add(new SyncProtocol.AwarenessUpdate(new byte[] {5, 1}));
+    malformed.add(new SyncProtocol.AwarenessUpdate(awareness(7, 1, "{\"unterminated")));
+    int n = 0;
+    for (SyncProtocol.ClientMessage m : malformed) {
+      TestProbe<Room.Outbound> mallory = testKit.createTestProbe();
+      join(mallory, "m" + n++, false);
+      assertTrue(room.runCommand(new Room.FromClient("m" + (n - 1), m)).hasNoEvents());
+      Room.Close close = (Room.Close) mallory.fishForMessage(Duration.ofSeconds(3), o -> o instanceof Room.Close
+          ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0);
+      assertTrue(close.code() == CloseCodes.INVALID_PAYLOAD || close.code() == CloseCodes.POLICY_VIOLATION, m + ": " + close);
+      room.runCommand(new Room.Leave("m" + (n - 1)));
+    }
+    // query-awareness and a saved request carry nothing to parse: answered as ever
+    room.runCommand(new Room.FromClient("b", new SyncProtocol.QueryAwareness()));
+    room.runCommand(new Room.FromClient("b", new SyncProtocol.SavedRequest(new byte[] {(byte) 102, 0})));
+    assertArrayEquals(new byte[] {(byte) 102, 0}, ((Room.Send) bob.fishForMessage(Duration.ofSeconds(3), o -> o instanceof Room.Send
+        ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0)).frame());
+    assertEquals(1, room.runCommand(update("b", HELLO)).events().size());
+    assertEquals(Map.of(1L, 5L), room.getState().doc().stateVectorMap());
+  }
+
+  @Test
+  void documentApiRequestsThatCannotBeServedAreRefusedAndTheRoomServesOn() {
+    join(alice, "a", false);
+    TestProbe<Room.DocumentReply> api = testKit.createTestProbe();
+    room.runCommand(new Room.ApplyUpdate(new byte[] {1, 2, 3, (byte) 0xff}, api.ref()));
+    assertEquals("malformed_update", assertInstanceOf(Room.UpdateRefused.class, api.receiveMessage()).code());
+    Map<String, List<String>> noNames = new java.util.HashMap<>();
+    noNames.put("text", null);
+    for (Map<String, List<String>> roots : List.of(Map.of("nonsense", List.of("a")), Map.of("text", List.of("\ud800")), noNames)) {
+      room.runCommand(new Room.ReadJson(roots, api.ref()));
+      assertEquals(400, assertInstanceOf(Room.UpdateRefused.class, api.receiveMessage(), roots.toString()).status());
+    }
+    alice.expectNoMessage(QUIET);
+    assertEquals(1, room.runCommand(update("a", HELLO)).events().size());
+  }
+
   @Test
   void updatesApplyInArrivalOrderAndOutOfOrderOnesWait() {
     join(alice, "a", false);

@@ -82,6 +82,50 @@ class SessionTest {
   }
 
   @Test
+  void aSyncStep1WithAMalformedStateVectorIsClosedWith1007BeforeTheRoomSeesIt() throws Exception {
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    SinkQueueWithCancel<Room.Outbound> client = Source.<Object>single(SyncProtocol.syncStep1(new byte[] {1})) // one entry, none there
+        .concat(Source.never())
+        .via(Session.flow(settings(64), new SessionRegistry(), room.ref(), "doc-1", "c5", false))
+        .toMat(Sink.queue(1), Keep.right())
+        .run(testKit.system());
+    Room.Join join = room.expectMessageClass(Room.Join.class);
+    join.session().tell(new Room.Joined(room.ref()));
+    Room.Close close = (Room.Close) client.pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow();
+    assertEquals(CloseCodes.INVALID_PAYLOAD, close.code());
+    assertTrue(close.reason().startsWith("malformed state vector in sync step 1"), close.reason());
+    room.expectMessageClass(Room.Leave.class); // no FromClient before it
+  }
+
+  /**
+   * A room restarted by its backstop keeps its address: told to rejoin, the session leaves, joins
+   * again through sharding, and the same address answers; what it did not acknowledge goes there again.
+   */
+  @Test
+  void aRoomRestartedInPlaceIsRejoinedAtTheSameAddress() throws Exception {
+    TestProbe<Room.Command> sharded = testKit.createTestProbe();
+    var pair = Source.<Object>queue(64, akka.stream.OverflowStrategy.fail())
+        .via(Session.flow(settings(Map.of()), new SessionRegistry(), sharded.ref(), "doc-1", "stayer", false))
+        .toMat(Sink.queue(8), Keep.both())
+        .run(testKit.system());
+    Room.Join join = sharded.expectMessageClass(Room.Join.class);
+    TestProbe<Room.Command> room = testKit.createTestProbe();
+    join.session().tell(new Room.Joined(room.ref()));
+    pair.first().offer(SyncProtocol.update(typed(0)));
+    Room.FromClient unacked = room.expectMessageClass(Room.FromClient.class);
+    join.session().tell(new Room.Rejoin(new byte[] {1, 7, 1})); // PreRestart: the incarnation failed
+    assertEquals("stayer", room.expectMessageClass(Room.Leave.class).connectionId()); // before the Join, to the same address
+    assertEquals(join, sharded.expectMessageClass(Room.Join.class));
+    join.session().tell(new Room.Joined(room.ref())); // the restarted room answers from the same address
+    assertInstanceOf(SyncProtocol.SyncStep1.class, room.expectMessageClass(Room.FromClient.class).message());
+    assertEquals(unacked, room.expectMessageClass(Room.FromClient.class));
+    join.session().tell(new Room.Send(new byte[] {0, 1, 0}));
+    assertInstanceOf(Room.Send.class, pair.second().pull().toCompletableFuture().get(5, TimeUnit.SECONDS).orElseThrow()); // still connected
+    room.expectNoMessage(java.time.Duration.ofMillis(200));
+    pair.second().cancel();
+  }
+
+  @Test
   void sessionIsClosedWith1012WhenItsRoomStops() throws Exception {
     TestProbe<Room.Command> room = testKit.createTestProbe();
     SinkQueueWithCancel<Room.Outbound> client = Source.never()
