@@ -17,6 +17,7 @@ import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.http.Routes;
 import dev.ripple.collab.journal.JournalCheck;
 import dev.ripple.collab.protocol.CloseCodes;
+import dev.ripple.collab.protocol.InboundBudget;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.session.Reverifier;
 import dev.ripple.collab.session.SessionRegistry;
@@ -146,7 +147,8 @@ public final class Main {
           .map(w -> new dev.ripple.collab.room.Webhooks(w, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking())));
       webhooks.ifPresent(w -> log.info("webhooks: change notifications go to {}", w.settings().url()));
       Room.init(system, settings, backup, webhooks);
-      SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections);
+      SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections,
+          new InboundBudget(settings.maxBufferedBytes()));
       Reverifier.start(system, sessions, authenticator, AuthSettings.from(config).reverifyInterval());
       Warmup warmup = new Warmup(Warmup.Settings.from(config.getConfig("ripple")));
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())

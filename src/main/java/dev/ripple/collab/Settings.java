@@ -29,7 +29,8 @@ public record Settings(
     PresenceLimits presence,
     Duration headerTimeout,
     long maxDocumentBytes,
-    RoomRestart roomRestart) {
+    RoomRestart roomRestart,
+    long maxBufferedBytes) {
 
   /** A room's alarms: periodic and debounced saves, retries, load retries. */
   public record Alarms(Duration period, Duration debounce, Duration retryInitial, int retries, Duration retryLater,
@@ -100,7 +101,8 @@ public record Settings(
         c.getDuration("limits.header-timeout"),
         c.getBytes("limits.max-document-bytes"),
         new RoomRestart(c.getDuration("room-restart.min-backoff"), c.getDuration("room-restart.max-backoff"),
-            c.getDouble("room-restart.random-factor")));
+            c.getDouble("room-restart.random-factor")),
+        c.getBytes("limits.max-buffered-bytes"));
   }
 
   /**

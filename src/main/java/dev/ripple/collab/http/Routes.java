@@ -45,7 +45,7 @@ public final class Routes extends AllDirectives {
     this.sessions = sessions;
     this.authenticator = authenticator;
     this.trustForwardedFor = authenticator instanceof LimitedAuthenticator l && l.trustForwardedFor();
-    this.frames = new WebSocketFrames(system, settings.maxMessageBytes());
+    this.frames = new WebSocketFrames(system, settings.maxMessageBytes(), sessions.inbound());
     this.metrics = dev.ripple.collab.Metrics.get(system);
   }
 

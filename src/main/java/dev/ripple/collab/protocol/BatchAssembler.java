@@ -38,9 +38,25 @@ public final class BatchAssembler {
   private ByteArrayOutputStream buffer;
   private int chunks;
 
+  private final InboundBudget budget;
+  /** Bytes of the current batch taken from the budget. */
+  private long reserved;
+
   public BatchAssembler(long maxBytes, int maxChunks) {
+    this(maxBytes, maxChunks, InboundBudget.UNLIMITED);
+  }
+
+  /** @param budget what the chunks of a batch being received take from, across connections */
+  public BatchAssembler(long maxBytes, int maxChunks, InboundBudget budget) {
     this.maxBytes = maxBytes;
     this.maxChunks = maxChunks;
+    this.budget = budget;
+  }
+
+  /** Gives back what the batch being received took (at its end, or when the connection ends). */
+  public void release() {
+    budget.release(reserved);
+    reserved = 0;
   }
 
   public static boolean isMarker(String text) {
@@ -87,6 +103,7 @@ public final class BatchAssembler {
     } finally {
       buffer = null;
       id = null;
+      release();
     }
   }
 
@@ -96,6 +113,12 @@ public final class BatchAssembler {
     if (++chunks > count || buffer.size() + (long) data.length > size) {
       throw new ProtocolException(CloseCodes.TOO_BIG, "batch exceeds its announced size");
     }
+    if (!budget.tryReserve(data.length)) {
+      buffer = null;
+      release();
+      throw budget.exhausted();
+    }
+    reserved += data.length;
     buffer.write(data, 0, data.length);
     return null;
   }

@@ -90,6 +90,9 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     Object tick();
 
     Duration tickInterval();
+
+    /** The connection has ended: give back what it held (see {@link dev.ripple.collab.protocol.InboundBudget}). */
+    default void closed() {}
   }
 
   /** An element from below that goes straight back down (control frames); {@code peerClosed}: the client closed. */
@@ -180,7 +183,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
 
   private final class Logic extends TimerGraphStageLogic {
     private final Wire frames = wire.get();
-    private final BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks());
+    private final BatchAssembler batches = new BatchAssembler(settings.maxMessageBytes(), settings.maxBatchChunks(), registry.inbound());
     private final Settings.Window window = settings.window();
     private final Presence.Limits presenceLimits = settings.presenceLimits();
     /** What waits for the client to read it; at most the outbound queue's worth, plus closing frames. */
@@ -260,6 +263,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
 
     @Override
     public void postStop() {
+      frames.closed();
+      batches.release();
       if (self == null) return; // never started
       registry.remove(roomId, connectionId, self);
       if (closedByRoom == null && (!inbox.isEmpty() || !inFlight.isEmpty())) {

@@ -11,13 +11,25 @@ public final class SessionRegistry {
 
   private final java.util.concurrent.atomic.AtomicLong gauge;
 
+  private final dev.ripple.collab.protocol.InboundBudget inbound;
+
   public SessionRegistry() {
     this(new java.util.concurrent.atomic.AtomicLong());
   }
 
   /** @param gauge kept equal to the number of open connections (the metrics' connections gauge) */
   public SessionRegistry(java.util.concurrent.atomic.AtomicLong gauge) {
+    this(gauge, dev.ripple.collab.protocol.InboundBudget.UNLIMITED);
+  }
+
+  /** @param inbound the node's budget for bytes of client messages still arriving, shared by its connections */
+  public SessionRegistry(java.util.concurrent.atomic.AtomicLong gauge, dev.ripple.collab.protocol.InboundBudget inbound) {
     this.gauge = gauge;
+    this.inbound = inbound;
+  }
+
+  public dev.ripple.collab.protocol.InboundBudget inbound() {
+    return inbound;
   }
 
   /** Open connections per room on this node: what the upgrade is refused on when a room is full. */

@@ -16,6 +16,7 @@ import akka.util.ByteString;
 import akka.util.ByteStringBuilder;
 import dev.ripple.collab.protocol.BatchAssembler;
 import dev.ripple.collab.protocol.CloseCodes;
+import dev.ripple.collab.protocol.InboundBudget;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.room.Room;
 import java.time.Duration;
@@ -57,11 +58,19 @@ public final class WebSocketFrames {
 
   private final akka.stream.scaladsl.BidiFlow<Object, Object, Object, Object, NotUsed> lower;
   private final long maxMessageBytes;
+  private final InboundBudget budget;
 
   /** The frame layers, built once and shared by every connection (a blueprint is immutable). */
   @SuppressWarnings({"unchecked", "rawtypes"})
   public WebSocketFrames(ActorSystem<?> system, long maxMessageBytes) {
+    this(system, maxMessageBytes, InboundBudget.UNLIMITED);
+  }
+
+  /** @param budget what the parts of messages being received take from, across connections */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  public WebSocketFrames(ActorSystem<?> system, long maxMessageBytes, InboundBudget budget) {
     this.maxMessageBytes = maxMessageBytes;
+    this.budget = budget;
     WebSocketSettings ws = ((ServerSettings) ServerSettings.apply(Adapter.toClassic(system))).websocketSettings();
     WebSocket$ stack = WebSocket$.MODULE$;
     this.lower = ((akka.stream.scaladsl.BidiFlow) stack.masking(true, ws.randomFactory()))
@@ -78,14 +87,20 @@ public final class WebSocketFrames {
 
   /** A fresh wire for one connection: frame-handler outputs in, frame-out-handler inputs out. */
   public Session.Wire wire() {
-    return new FrameWire(maxMessageBytes);
+    return new FrameWire(maxMessageBytes, budget);
   }
 
   private static final class FrameWire implements Session.Wire {
     private final Assembler assembler;
 
-    FrameWire(long maxMessageBytes) {
-      assembler = new Assembler(maxMessageBytes);
+    FrameWire(long maxMessageBytes, InboundBudget budget) {
+      assembler = new Assembler(maxMessageBytes, budget);
+    }
+
+    /** The connection ended: what its message being received took from the budget goes back. */
+    @Override
+    public void closed() {
+      assembler.release();
     }
 
     @Override
@@ -137,16 +152,39 @@ public final class WebSocketFrames {
     private boolean textCut;
     private long size;
     private boolean tooBig;
+    private final InboundBudget budget;
+    /** Bytes of the current binary message taken from the budget. */
+    private long reserved;
+    private boolean busy;
 
-    Assembler(long max) {
+    Assembler(long max, InboundBudget budget) {
       this.max = max;
+      this.budget = budget;
+    }
+
+    void release() {
+      budget.release(reserved);
+      reserved = 0;
     }
 
     /** A whole message, a ProtocolException, or null. */
     Object accept(Object part) {
       if (part instanceof FrameHandler.BinaryMessagePart p) {
+        if (busy) return null; // the connection is being closed: nothing more is kept
         if (binary == null) binary = new ByteStringBuilder();
-        if (grow(p.data().size())) binary.append(p.data());
+        if (grow(p.data().size())) {
+          // a message in one part is handed up at once; only the parts of a longer one wait here
+          if (!(p.last() && binary.isEmpty())) {
+            if (!budget.tryReserve(p.data().size())) {
+              busy = true;
+              binary = null;
+              release();
+              return budget.exhausted();
+            }
+            reserved += p.data().size();
+          }
+          binary.append(p.data());
+        }
         return p.last() ? finish(binary.result().toArray()) : overLimitOnce();
       }
       if (part instanceof FrameHandler.TextMessagePart p) {
@@ -187,6 +225,7 @@ public final class WebSocketFrames {
     }
 
     private Object finish(Object whole) {
+      release();
       boolean wasTooBig = tooBig;
       boolean wasReported = reported;
       long total = size;

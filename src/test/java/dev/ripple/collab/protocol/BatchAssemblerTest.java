@@ -255,4 +255,24 @@ class BatchAssemblerTest {
     assertEquals(CloseCodes.INVALID_PAYLOAD, e.closeCode());
     assertEquals("batch received 1 chunks / 1 bytes, announced 2 / 2", e.getMessage());
   }
+
+  @Test
+  void batchesOfSeveralConnectionsShareTheNodesBudgetAndGiveItBack() {
+    InboundBudget budget = new InboundBudget(10);
+    BatchAssembler first = new BatchAssembler(1000, 10, budget);
+    BatchAssembler second = new BatchAssembler(1000, 10, budget);
+    first.onText(start("a", 8, 2));
+    first.onBinary(new byte[4]);
+    first.onBinary(new byte[4]); // 8 of 10 held
+    second.onText(start("b", 5, 1));
+    ProtocolException busy = org.junit.jupiter.api.Assertions.assertThrows(ProtocolException.class, () -> second.onBinary(new byte[5]));
+    assertEquals(CloseCodes.TRY_AGAIN_LATER, busy.closeCode());
+    assertEquals(8, budget.used());
+    assertEquals(8, first.onText(end("a", 8, 2)).length);
+    assertEquals(0, budget.used(), "a finished batch kept its bytes");
+    second.onText(start("c", 5, 1));
+    second.onBinary(new byte[5]);
+    second.release(); // the connection ended in the middle of its batch
+    assertEquals(0, budget.used());
+  }
 }
