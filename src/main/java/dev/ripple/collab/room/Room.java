@@ -505,6 +505,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       }
     }
     loadFailures = 0;
+    backupMerged = true; // the document starts from the backup
     boolean wasBlocking = loadingBeforeServing;
     loadingBeforeServing = false;
     byte[] frame = loaded.length > 0 ? SyncProtocol.update(loaded) : null;
@@ -517,6 +518,13 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     }).thenUnstashAll();
   }
 
+  /**
+   * Whether this incarnation's document already holds the backup: it loaded it (cold start) or merged
+   * it (catch-up). A room that started from its local journal has not: the backup may hold edits
+   * another node (or an earlier volume) made since, whatever the counts say.
+   */
+  private boolean backupMerged;
+
   /** Saves the full state if a save is owed and allowed (after the load, one at a time, not empty). */
   private Effect<Event, State> save(State state) {
     if (!state.loaded || saving || !state.dirty()) return Effect().none();
@@ -524,6 +532,13 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     long covered = state.updates;
     if (full.length <= 2) return Effect().persist(new BackupConfirmed(covered)); // an empty document is not saved
     saving = true;
+    if (!backupMerged) {
+      // the first save of an incarnation that started from its journal: merge the backup first, so that a save
+      // never replaces content the backup has and this room lacks (counts alone cannot tell)
+      metrics.backupLoads.increment();
+      ctx.pipeToSelf(backup.load(roomId), (result, failure) -> new CatchUpLoaded(result, failure));
+      return Effect().none();
+    }
     long started = System.nanoTime();
     ctx.pipeToSelf(backup.save(roomId, full, covered), (result, failure) -> {
       metrics.backupSaveSeconds.observeNanos(System.nanoTime() - started);
@@ -586,7 +601,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private Effect<Event, State> onCatchUpLoaded(State state, CatchUpLoaded done) {
     saving = false;
     if (done.failure() != null) return saveFailed("loading the newer backup to merge it: " + describe(done.failure()));
-    if (done.backup().isEmpty()) { // gone meanwhile: nothing to merge, the next save is stored
+    if (done.backup().isEmpty()) { // none (or gone meanwhile): nothing to merge, the next save is stored
+      backupMerged = true;
       ctx.getSelf().tell(new RetrySave());
       return Effect().none();
     }
@@ -603,7 +619,15 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
       return saveFailed("the newer backup cannot be merged: " + e.getMessage());
     }
     byte[] frame = missing.length > 0 ? SyncProtocol.update(missing) : null;
-    return Effect().persist(new BackupLoaded(missing, newer.updates())).thenRun(s -> {
+    backupMerged = true;
+    // the count goes just past the backup's (the merged state covers all of it), never further: a room that
+    // merges at every start must not double its count each time
+    long bump = newer.updates() >= state.updates ? newer.updates() - state.updates + 1 : 0;
+    if (missing.length == 0 && bump == 0) { // the room has all of it and counts more: the save is stored as it is
+      ctx.getSelf().tell(new RetrySave());
+      return Effect().none();
+    }
+    return Effect().persist(new BackupLoaded(missing, bump)).thenRun(s -> {
       documentBytesBound = -1; // the backup changed the document: measure again
       if (frame != null) broadcast(frame, null); // the other node's edits reach this room's clients
       // the merged state, covering more updates than the backup's; refused again right after a catch-up (a backup

@@ -331,7 +331,33 @@ class RoomLifecycleTest {
     eventuallySaves(1);
     assertEquals(41L, backup.saveUpdates.get(0));
     assertEquals(Map.of(1L, 11L), svOf(backup.stored.get(roomId)));
-    assertEquals(1, backup.loads.get());
+    assertEquals(2, backup.loads.get(), "the cold start, and the merge before the restarted room's first save");
+  }
+
+  /**
+   * A room that starts from its own journal (a node that served it long ago; a volume restored) merges
+   * the backup before its first save even when its count is the higher one: counts alone cannot tell
+   * that the backup holds edits the room lacks, and a save must never replace them.
+   */
+  @Test
+  void aRoomStartedFromItsJournalMergesTheBackupBeforeItsFirstSaveWhateverTheCounts() {
+    ActorRef<Room.Command> room = spawn();
+    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    join(room, a, "a");
+    join(room, b, "b");
+    edit(room, "a", b, HELLO);
+    edit(room, "a", b, WORLD); // this room counts 2
+    testKit.stop(room); // gone before any save
+    YDoc elsewhere = new YDoc();
+    elsewhere.apply(OTHER);
+    backup.put(roomId, elsewhere.encodeStateAsUpdate(), 1); // another server saved other edits, counting fewer
+    spawn(); // from the journal: no cold-start load
+    sleepQuietly();
+    advance(Duration.ofSeconds(7));
+    eventuallySaves(1);
+    assertEquals(Map.of(1L, 11L, 2L, 5L), svOf(backup.stored.get(roomId)), "the save replaced the other server's edits");
+    assertEquals(2L, backup.saveUpdates.get(0), "the count went further than it needed to");
   }
 
   /** Client 2 types "other" into the root text "text" (as HELLO is client 1's "hello"): content only another node saw. */
