@@ -3,19 +3,13 @@ package dev.ripple.collab;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.protocol.SyncProtocol;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,11 +22,7 @@ class DocumentSizeLimitEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "doc-size-data");
-    server = Main.start(ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString(),
-            "ripple.warmup.enabled", false, "ripple.limits.max-document-bytes", "4 KiB"))
-        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
+    server = ClosingSocket.embedded("doc-size", Map.of("ripple.limits.max-document-bytes", "4 KiB"));
   }
 
   @AfterEach
@@ -73,17 +63,9 @@ class DocumentSizeLimitEndToEndTest {
     assertEquals(accepted * 500, before.length() - "{\"text\":{\"t\":\"\"}}".length(), before);
 
     // a client's update past the limit closes its connection with 1009 and a reason; the room serves on
-    CompletableFuture<String> closed = new CompletableFuture<>();
-    WebSocket ws = http.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/doc-big"),
-        new WebSocket.Listener() {
-          @Override
-          public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-            closed.complete(statusCode + " " + reason);
-            return null;
-          }
-        }).get(10, TimeUnit.SECONDS);
-    ws.sendBinary(ByteBuffer.wrap(SyncProtocol.update(chunk(99))), true).get(10, TimeUnit.SECONDS);
-    String close = closed.get(20, TimeUnit.SECONDS);
+    ClosingSocket socket = ClosingSocket.open(http, URI.create("ws://127.0.0.1:" + server.port() + "/doc-big"));
+    socket.ws().sendBinary(ByteBuffer.wrap(SyncProtocol.update(chunk(99))), true).get(10, TimeUnit.SECONDS);
+    String close = socket.closed().get(20, TimeUnit.SECONDS);
     assertTrue(close.startsWith("1009 document too large"), close);
     assertEquals(before, text(), "the document changed");
     String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -16,11 +15,7 @@ import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,13 +27,7 @@ class HeaderTimeoutEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "header-data");
-    server = Main.start(ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString(),
-            "ripple.warmup.enabled", false,
-            "ripple.limits.header-timeout", "2s",
-            "akka.http.server.idle-timeout", "60s"))
-        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
+    server = ClosingSocket.embedded("header", Map.of("ripple.limits.header-timeout", "2s", "akka.http.server.idle-timeout", "60s"));
   }
 
   @AfterEach
@@ -78,24 +67,11 @@ class HeaderTimeoutEndToEndTest {
 
   @Test
   void aWebSocketOpenedInTimeOutlivesTheHeaderTimeout() throws Exception {
-    CompletableFuture<String> closed = new CompletableFuture<>();
-    WebSocket ws = HttpClient.newHttpClient().newWebSocketBuilder()
-        .buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/doc-fast"), new WebSocket.Listener() {
-          @Override
-          public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-            closed.complete(statusCode + " " + reason);
-            return null;
-          }
-
-          @Override
-          public void onError(WebSocket webSocket, Throwable error) {
-            closed.complete("error " + error);
-          }
-        }).get(10, TimeUnit.SECONDS);
+    ClosingSocket socket = ClosingSocket.open(HttpClient.newHttpClient(), URI.create("ws://127.0.0.1:" + server.port() + "/doc-fast"));
     Thread.sleep(4000); // twice the header timeout
-    ws.sendBinary(ByteBuffer.wrap(new byte[] {0, 0, 1, 0}), true).get(10, TimeUnit.SECONDS); // sync step 1, empty vector
+    socket.ws().sendBinary(ByteBuffer.wrap(new byte[] {0, 0, 1, 0}), true).get(10, TimeUnit.SECONDS); // sync step 1, empty vector
     Thread.sleep(500);
-    assertNull(closed.getNow(null), "the WebSocket was closed");
-    ws.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(10, TimeUnit.SECONDS);
+    assertNull(socket.closed().getNow(null), "the WebSocket was closed");
+    socket.ws().sendClose(WebSocket.NORMAL_CLOSURE, "done").get(10, TimeUnit.SECONDS);
   }
 }

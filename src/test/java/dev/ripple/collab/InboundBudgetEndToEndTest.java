@@ -3,16 +3,10 @@ package dev.ripple.collab;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,11 +24,7 @@ class InboundBudgetEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "budget-data");
-    server = Main.start(ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString(),
-            "ripple.warmup.enabled", false, "ripple.limits.max-buffered-bytes", "8 MiB"))
-        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
+    server = ClosingSocket.embedded("budget", Map.of("ripple.limits.max-buffered-bytes", "8 MiB"));
   }
 
   @AfterEach
@@ -42,37 +32,21 @@ class InboundBudgetEndToEndTest {
     if (server != null) server.stop();
   }
 
-  private record Client(WebSocket ws, CompletableFuture<String> closed) {}
-
-  private Client connect() throws Exception {
-    CompletableFuture<String> closed = new CompletableFuture<>();
-    WebSocket ws = http.newWebSocketBuilder().buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/doc-budget"),
-        new WebSocket.Listener() {
-          @Override
-          public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-            closed.complete(statusCode + " " + reason);
-            return null;
-          }
-
-          @Override
-          public void onError(WebSocket webSocket, Throwable error) {
-            closed.complete("error " + error);
-          }
-        }).get(10, TimeUnit.SECONDS);
-    return new Client(ws, closed);
+  private ClosingSocket connect() throws Exception {
+    return ClosingSocket.open(http, URI.create("ws://127.0.0.1:" + server.port() + "/doc-budget"));
   }
 
   /** The first 3 MiB of a message that is not finished: the server must keep them. */
-  private static void startLargeMessage(Client c) throws Exception {
+  private static void startLargeMessage(ClosingSocket c) throws Exception {
     c.ws().sendBinary(ByteBuffer.wrap(new byte[PART]), false).get(20, TimeUnit.SECONDS);
     Thread.sleep(700); // for the server to have read it (a pause, not a condition of the test)
   }
 
   @Test
   void theConnectionThatWouldPassTheNodesBudgetIsClosedWith1013AndWhatEndsIsGivenBack() throws Exception {
-    Client a = connect();
-    Client b = connect();
-    Client c = connect();
+    ClosingSocket a = connect();
+    ClosingSocket b = connect();
+    ClosingSocket c = connect();
     startLargeMessage(a);
     startLargeMessage(b); // 6 MiB held
     startLargeMessage(c); // would be 9 MiB
@@ -83,7 +57,7 @@ class InboundBudgetEndToEndTest {
 
     a.ws().abort(); // its 3 MiB go back
     Thread.sleep(700);
-    Client d = connect();
+    ClosingSocket d = connect();
     startLargeMessage(d);
     Thread.sleep(300);
     assertNull(d.closed().getNow(null), "what a closed connection held was not given back");
