@@ -14,8 +14,10 @@ import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.auth.AuthSettings;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.backup.SnapshotBackup;
+import dev.ripple.collab.http.DatabaseCheck;
 import dev.ripple.collab.http.Routes;
 import dev.ripple.collab.journal.JournalCheck;
+import dev.ripple.collab.node.DatabaseWatch;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.InboundBudget;
 import dev.ripple.collab.room.Room;
@@ -147,6 +149,11 @@ public final class Main {
           .map(w -> new dev.ripple.collab.room.Webhooks(w, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking())));
       webhooks.ifPresent(w -> log.info("webhooks: change notifications go to {}", w.settings().url()));
       Room.init(system, settings, backup, webhooks);
+      if (config.getString("ripple.mode").equals("cluster")) {
+        // a node that lost its database gives its rooms up to the nodes that still reach it
+        system.systemActorOf(DatabaseWatch.create(new DatabaseCheck(system.classicSystem()),
+            DatabaseWatch.Settings.from(config.getConfig("ripple"))), "database-watch", akka.actor.typed.Props.empty());
+      }
       SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections,
           new InboundBudget(settings.maxBufferedBytes()));
       Reverifier.start(system, sessions, authenticator, AuthSettings.from(config).reverifyInterval());

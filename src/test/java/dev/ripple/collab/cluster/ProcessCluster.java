@@ -58,6 +58,8 @@ final class ProcessCluster implements AutoCloseable {
   private final Path work;
   private final List<Node> nodes = new ArrayList<>();
   private final Map<String, String> extraProperties;
+  /** Nodes that reach PostgreSQL through a proxy a test can cut, by name. */
+  private final Map<String, TcpProxy> databaseProxies = new HashMap<>();
 
   private ProcessCluster(EmbeddedPostgres postgres, Path work, Map<String, String> extraProperties) {
     this.postgres = postgres;
@@ -70,12 +72,18 @@ final class ProcessCluster implements AutoCloseable {
    * returns when every node's /ready answers 200. {@code properties} become -D options of every node.
    */
   static ProcessCluster start(String name, int size, Map<String, String> properties) throws Exception {
+    return start(name, size, properties, Set.of());
+  }
+
+  /** As {@link #start(String, int, Map)}; the nodes named in {@code proxied} reach PostgreSQL through a {@link TcpProxy}. */
+  static ProcessCluster start(String name, int size, Map<String, String> properties, Set<String> proxied) throws Exception {
     Path work = Files.createDirectories(Path.of("target", "cluster-process").toAbsolutePath())
         .resolve(name + "-" + System.currentTimeMillis());
     Files.createDirectories(work);
     ProcessCluster cluster = new ProcessCluster(EmbeddedPostgres.builder().start(), work, properties);
     try {
       for (int i = 1; i <= size; i++) cluster.nodes.add(new Node("node" + i, freePort(), freePort(), freePort()));
+      for (String n : proxied) cluster.databaseProxies.put(n, new TcpProxy(cluster.postgres.getPort()));
       for (Node n : cluster.nodes) cluster.launch(n);
       for (Node n : cluster.nodes) cluster.awaitReady(n, Duration.ofSeconds(120));
       return cluster;
@@ -119,12 +127,19 @@ final class ProcessCluster implements AutoCloseable {
     env.put("COLLAB_MANAGEMENT_PORT", Integer.toString(n.managementPort));
     env.put("COLLAB_CONTACT_POINTS", nodes.stream().map(m -> "127.0.0.1:" + m.managementPort).collect(Collectors.joining(",")));
     env.put("COLLAB_DATA_DIR", Files.createDirectories(work.resolve(n.name + "-data")).toString());
-    env.put("COLLAB_DB_URL", postgres.getJdbcUrl("postgres", "postgres"));
+    TcpProxy proxy = databaseProxies.get(n.name);
+    env.put("COLLAB_DB_URL", proxy == null ? postgres.getJdbcUrl("postgres", "postgres")
+        : "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/postgres?user=postgres");
     env.put("COLLAB_DB_USER", "postgres");
     env.put("COLLAB_DB_PASSWORD", "");
     Files.writeString(work.resolve(n.name + ".log"), "---- start " + java.time.Instant.now() + "\n",
         java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     n.process = pb.start();
+  }
+
+  /** Cuts the node's path to PostgreSQL (it must have been started with a proxy); the other nodes keep theirs. */
+  void cutDatabase(Node n) {
+    databaseProxies.get(n.name).cut();
   }
 
   /** SIGKILL: the process dies at once, without leaving the cluster or closing its sockets cleanly. */
@@ -192,6 +207,7 @@ final class ProcessCluster implements AutoCloseable {
     for (Node n : nodes) {
       if (n.process != null && !n.process.waitFor(40, TimeUnit.SECONDS)) n.process.destroyForcibly();
     }
+    databaseProxies.values().forEach(TcpProxy::close);
     postgres.close();
   }
 
