@@ -113,6 +113,11 @@ class ComposeClusterIT {
     String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e-cluster.mjs", "converge",
         Integer.toString(compose.lbPort), Integer.toString(compose.lbPort), CONVERGE_ROOM), log("converge"), 180);
     assertTrue(resultLine(out).path("ok").asBoolean(), out);
+    // the nodes found each other over Artery's TLS transport (deploy/compose.tls.yml)
+    for (String node : List.of("node1", "node2", "node3")) {
+      String logs = compose.docker(Duration.ofSeconds(60), "logs", compose.container(node)).output();
+      assertTrue(logs.contains("transport [Artery tls-tcp]"), node + " does not run Artery over TLS");
+    }
   }
 
   @Test

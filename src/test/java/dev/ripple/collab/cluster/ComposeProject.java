@@ -121,7 +121,22 @@ final class ComposeProject implements AutoCloseable {
     throw new IOException("no free port on 127.0.0.1");
   }
 
-  /** Runs {@code <compose> -f docker-compose.yml -f deploy/compose.local-images.yml <args>}; fails on a non-zero exit. */
+  /** The key store of the TLS variant, made once per run by scripts/artery-tls.sh. */
+  static final Path TLS_DIR = ROOT.resolve("target").resolve("compose-tls");
+
+  private static synchronized String tlsPassword() {
+    try {
+      if (!Files.exists(TLS_DIR.resolve("password"))) {
+        checked(List.of("bash", ROOT.resolve("scripts/artery-tls.sh").toString(), TLS_DIR.toString()), Map.of(),
+            Duration.ofMinutes(1), "artery-tls");
+      }
+      return Files.readString(TLS_DIR.resolve("password"));
+    } catch (Exception e) {
+      throw new IllegalStateException("making the Artery key store failed", e);
+    }
+  }
+
+  /** Runs {@code <compose> -f docker-compose.yml -f deploy/compose.local-images.yml -f deploy/compose.tls.yml <args>}; fails on a non-zero exit. */
   Result compose(Duration timeout, String... args) throws IOException, InterruptedException {
     return checked(composeArgs(args), composeEnv(), timeout, "compose-" + args[0]);
   }
@@ -222,7 +237,8 @@ final class ComposeProject implements AutoCloseable {
 
   private List<String> composeArgs(String... args) {
     List<String> cmd = new ArrayList<>(compose);
-    cmd.addAll(List.of("-f", "docker-compose.yml", "-f", "deploy/compose.local-images.yml"));
+    // the TLS variant: Artery between the nodes over TLS (deploy/compose.tls.yml, scripts/artery-tls.sh)
+    cmd.addAll(List.of("-f", "docker-compose.yml", "-f", "deploy/compose.local-images.yml", "-f", "deploy/compose.tls.yml"));
     cmd.addAll(List.of(args));
     return cmd;
   }
@@ -231,6 +247,8 @@ final class ComposeProject implements AutoCloseable {
   private Map<String, String> composeEnv() {
     Map<String, String> env = new HashMap<>(NODE_SETTINGS);
     env.put("COMPOSE_PROJECT_NAME", PROJECT);
+    env.put("ARTERY_TLS_DIR", TLS_DIR.toString());
+    env.put("ARTERY_STORE_PASSWORD", tlsPassword());
     env.put("RIPPLE_PUBLISH_HOST", "127.0.0.1");
     env.put("RIPPLE_PORT", Integer.toString(lbPort));
     env.put("PROMETHEUS_PORT", Integer.toString(prometheusPort));

@@ -60,6 +60,9 @@ final class ProcessCluster implements AutoCloseable {
   private final Map<String, String> extraProperties;
   /** Nodes that reach PostgreSQL through a proxy a test can cut, by name. */
   private final Map<String, TcpProxy> databaseProxies = new HashMap<>();
+  /** Environment variables of every node (on top of the COLLAB_* this class sets), and of single nodes, by name. */
+  private final Map<String, String> extraEnv = new HashMap<>();
+  private final Map<String, Map<String, String>> nodeEnv = new HashMap<>();
 
   private ProcessCluster(EmbeddedPostgres postgres, Path work, Map<String, String> extraProperties) {
     this.postgres = postgres;
@@ -77,10 +80,17 @@ final class ProcessCluster implements AutoCloseable {
 
   /** As {@link #start(String, int, Map)}; the nodes named in {@code proxied} reach PostgreSQL through a {@link TcpProxy}. */
   static ProcessCluster start(String name, int size, Map<String, String> properties, Set<String> proxied) throws Exception {
+    return start(name, size, properties, proxied, Map.of());
+  }
+
+  /** As above, with these environment variables for every node. */
+  static ProcessCluster start(String name, int size, Map<String, String> properties, Set<String> proxied,
+      Map<String, String> env) throws Exception {
     Path work = Files.createDirectories(Path.of("target", "cluster-process").toAbsolutePath())
         .resolve(name + "-" + System.currentTimeMillis());
     Files.createDirectories(work);
     ProcessCluster cluster = new ProcessCluster(EmbeddedPostgres.builder().start(), work, properties);
+    cluster.extraEnv.putAll(env);
     try {
       for (int i = 1; i <= size; i++) cluster.nodes.add(new Node("node" + i, freePort(), freePort(), freePort()));
       for (String n : proxied) cluster.databaseProxies.put(n, new TcpProxy(cluster.postgres.getPort()));
@@ -132,9 +142,20 @@ final class ProcessCluster implements AutoCloseable {
         : "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/postgres?user=postgres");
     env.put("COLLAB_DB_USER", "postgres");
     env.put("COLLAB_DB_PASSWORD", "");
+    env.putAll(extraEnv);
+    env.putAll(nodeEnv.getOrDefault(n.name, Map.of()));
     Files.writeString(work.resolve(n.name + ".log"), "---- start " + java.time.Instant.now() + "\n",
         java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     n.process = pb.start();
+  }
+
+  /** Starts one more node, with these environment variables over everyone's; it joins through the others' contact points. */
+  Node addNode(Map<String, String> env) throws IOException {
+    Node n = new Node("node" + (nodes.size() + 1), freePort(), freePort(), freePort());
+    nodes.add(n);
+    nodeEnv.put(n.name, Map.copyOf(env));
+    launch(n);
+    return n;
   }
 
   /** Cuts the node's path to PostgreSQL (it must have been started with a proxy); the other nodes keep theirs. */
