@@ -97,6 +97,18 @@ public final class FileJournal extends AsyncWriteJournal {
   static final String DAMAGED = "damaged";
   static final String LOCK = "lock";
 
+  /**
+   * Sees every force and every segment deletion, in order ({@code "force <files>"}, {@code "delete
+   * <file>"}): how a test proves that a delete never outruns the force of its copy. Null (nothing is
+   * told) outside such a test.
+   */
+  static volatile Consumer<String> fileEvents;
+
+  private static void told(String event) {
+    Consumer<String> c = fileEvents;
+    if (c != null) c.accept(event);
+  }
+
   /** What to do with a bad record followed by valid ones (see the class comment). */
   enum OnDamage { REFUSE, SKIP }
 
@@ -467,6 +479,7 @@ public final class FileJournal extends AsyncWriteJournal {
   /** Forces the files written since {@code from} (segments from that id on) and the directory (a new segment's entry) to the disk. */
   private void force(long fromSegment) throws IOException {
     for (Segment s : segments.tailMap(fromSegment, true).values()) s.channel.force(false);
+    told("force " + segments.tailMap(fromSegment, true).values().stream().map(s -> s.path.getFileName().toString()).toList());
     try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
       d.force(true);
     } catch (IOException e) {
@@ -756,6 +769,7 @@ public final class FileJournal extends AsyncWriteJournal {
     force(firstWritten);
     segments.remove(segment.id);
     segment.channel.close();
+    told("delete " + segment.path.getFileName());
     Files.deleteIfExists(segment.path);
     fileBytes -= segment.size;
   }

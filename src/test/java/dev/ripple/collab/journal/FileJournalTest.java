@@ -432,6 +432,40 @@ class FileJournalTest {
     assertEquals(List.of("first", "x".repeat(300), "then"), state(log));
   }
 
+  /** Compaction copies live records to the head and deletes the old segment: the copy is forced to the disk first, always. */
+  @Test
+  void aCompactionForcesItsCopyBeforeItDeletesTheSegmentItCopied() throws Exception {
+    List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+    FileJournal.fileEvents = events::add;
+    try {
+      Path dir = Files.createTempDirectory("journal");
+      ActorRef pinned = start(dir, 4096, "pinned"); // fsync is off: only compaction forces
+      ask(pinned, "pinned-1");
+      for (int round = 0; round < 10; round++) {
+        ActorRef churn = again("churn-" + round);
+        for (int i = 0; i < 40; i++) ask(churn, "x".repeat(100) + i);
+        assertEquals("deleted", ask(churn, "delete:40"));
+      }
+      List<String> seen;
+      synchronized (events) {
+        seen = List.copyOf(events);
+      }
+      long deletes = seen.stream().filter(e -> e.startsWith("delete ")).count();
+      assertTrue(deletes > 0, "nothing was deleted: " + seen);
+      boolean forcedSinceLastDelete = false;
+      for (String e : seen) {
+        if (e.startsWith("force ")) forcedSinceLastDelete = true;
+        if (e.startsWith("delete ")) {
+          assertTrue(forcedSinceLastDelete, "a segment was deleted before the copy was forced: " + seen);
+          forcedSinceLastDelete = false;
+        }
+      }
+      assertEquals(List.of("pinned-1"), state(start(dir, 4096, "pinned")));
+    } finally {
+      FileJournal.fileEvents = null;
+    }
+  }
+
   @Test
   void deletedSpaceIsReclaimedAndLiveEventsSurviveCompaction() throws Exception {
     Path dir = Files.createTempDirectory("journal");
