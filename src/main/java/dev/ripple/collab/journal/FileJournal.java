@@ -98,9 +98,11 @@ public final class FileJournal extends AsyncWriteJournal {
   static final String LOCK = "lock";
 
   /**
-   * Sees every force and every segment deletion, in order ({@code "force <files>"}, {@code "delete
-   * <file>"}): how a test proves that a delete never outruns the force of its copy. Null (nothing is
-   * told) outside such a test.
+   * Sees every force and every segment deletion ({@code "force <files>"}, {@code "delete <file>"}),
+   * every change of the index ({@code "write"}) and the span of every replay's read of it
+   * ({@code "read-begin <id>"} ... {@code "read-end <id>"}), in order: how a test proves that a delete
+   * never outruns the force of its copy, and that no write lands inside a replay's read. Null
+   * (nothing is told) outside such a test.
    */
   static volatile Consumer<String> fileEvents;
 
@@ -161,6 +163,7 @@ public final class FileJournal extends AsyncWriteJournal {
   @Override
   public Future<Iterable<Optional<Exception>>> doAsyncWriteMessages(Iterable<AtomicWrite> messages) {
     if (failure != null) return Futures.failed(unavailable());
+    told("write");
     List<Optional<Exception>> results = new ArrayList<>();
     List<Pending> pending = new ArrayList<>();
     out.clear();
@@ -204,6 +207,7 @@ public final class FileJournal extends AsyncWriteJournal {
     if (s == null || toSequenceNr <= s.deletedTo) return Futures.successful(null);
     long to = Math.min(toSequenceNr, s.highest);
     if (to <= s.deletedTo) return Futures.successful(null);
+    told("write");
     try {
       writeMarker(persistenceId, to);
       s.deleteTo(to);
@@ -343,6 +347,15 @@ public final class FileJournal extends AsyncWriteJournal {
   }
 
   private List<Records.Event> stored(Read r) throws IOException {
+    told("read-begin " + r.persistenceId());
+    try {
+      return storedEvents(r);
+    } finally {
+      told("read-end " + r.persistenceId());
+    }
+  }
+
+  private List<Records.Event> storedEvents(Read r) throws IOException {
     if (failure != null) throw unavailable();
     if (quarantined.contains(r.persistenceId())) throw new QuarantinedException(r.persistenceId(), dir);
     Stream s = streams.get(r.persistenceId());
@@ -714,6 +727,7 @@ public final class FileJournal extends AsyncWriteJournal {
   private void compact(Segment segment) throws IOException {
     log.info("journal: compacting {} ({} live events, {} of {} bytes)", segment.path.getFileName(), segment.live,
         segment.liveBytes, segment.size);
+    told("write");
     long firstWritten = head.id;
     Map<Long, long[]> moved = new HashMap<>(); // old record position -> {segment id, new position}
     for (Stream s : streams.values()) {

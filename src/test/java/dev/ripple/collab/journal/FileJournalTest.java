@@ -509,13 +509,34 @@ class FileJournalTest {
     }
     system.stop(big);
     Thread.sleep(200);
-    ActorRef recovering = again("big"); // its replay takes about 600 ms
-    Thread.sleep(100); // into the replay (a pause to spread the work, not a condition of the test)
-    for (int c = 0; c < churn.size(); c++) {
-      assertEquals("deleted", ask(churn.get(c), "delete:15")); // each deletion may compact a segment of the big room
-      Thread.sleep(15);
+    List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+    FileJournal.fileEvents = events::add;
+    ActorRef recovering;
+    try {
+      recovering = again("big"); // its replay takes about 600 ms
+      Thread.sleep(100); // into the replay (a pause to spread the work, not a condition of the test)
+      for (int c = 0; c < churn.size(); c++) {
+        assertEquals("deleted", ask(churn.get(c), "delete:15")); // each deletion may compact a segment of the big room
+        Thread.sleep(15);
+      }
+      assertEquals(expected, state(recovering), "the replay lost or garbled events");
+    } finally {
+      FileJournal.fileEvents = null;
     }
-    assertEquals(expected, state(recovering), "the replay lost or garbled events");
+    // the index was read only between its changes: no write, deletion or compaction inside a replay's read
+    int open = 0;
+    int changes = 0;
+    synchronized (events) {
+      for (String e : events) {
+        if (e.startsWith("read-begin")) open++;
+        else if (e.startsWith("read-end")) open--;
+        else if (e.equals("write")) {
+          assertEquals(0, open, "the index changed while a replay was reading it");
+          changes++;
+        }
+      }
+    }
+    assertTrue(changes > 20, "the replay raced nothing: " + changes + " changes");
     assertEquals(expected, state(start(dir, 2048, "big", busy)), "and from the files");
   }
 
