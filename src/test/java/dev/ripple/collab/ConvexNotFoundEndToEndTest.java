@@ -4,15 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.convex.ConvexStandIn;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -47,20 +43,11 @@ class ConvexNotFoundEndToEndTest {
   void start() throws Exception {
     convex = ConvexStandIn.start(SECRET);
     convex.grant("t", ROOM, "u", "write");
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "not-found-data");
-    Config config = ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0,
-            "ripple.http.bind-host", "127.0.0.1",
-            "ripple.data-dir", data.toString(),
-            "ripple.convex.site-url", convex.siteUrl().toString(),
-            "ripple.convex.secret", SECRET,
-            "ripple.alarms.debounce", DEBOUNCE.toSeconds() + "s",
-            "ripple.alarms.load-retry-max", "2s",
-            "ripple.warmup.enabled", false))
-        .withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference())
-        .resolve();
-    server = Main.start(config);
+    server = ClosingSocket.embedded("not-found", Map.of(
+        "ripple.convex.site-url", convex.siteUrl().toString(),
+        "ripple.convex.secret", SECRET,
+        "ripple.alarms.debounce", DEBOUNCE.toSeconds() + "s",
+        "ripple.alarms.load-retry-max", "2s"));
   }
 
   @AfterEach
