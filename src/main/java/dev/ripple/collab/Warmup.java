@@ -4,11 +4,17 @@ import akka.actor.AbstractExtensionId;
 import akka.actor.ExtendedActorSystem;
 import akka.actor.Extension;
 import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.cluster.sharding.ShardRegion;
+import akka.cluster.sharding.typed.ClusterShardingQuery;
+import akka.cluster.sharding.typed.GetShardRegionState;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import com.typesafe.config.Config;
 import dev.ripple.collab.backup.SnapshotBackup;
 import dev.ripple.collab.journal.FileJournal;
 import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.room.Room;
 import dev.ripple.collab.yjs.Lib0Encoder;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -121,14 +127,39 @@ public final class Warmup {
         log.warn("warm-up did not finish ({} ms): ready anyway; {}", ms, failure.toString());
       }
       state.done.complete(null);
-      // the rooms stop once their clients left and their (no-op) final save is made: then their rows go
-      akka.pattern.Patterns.after(settings.cleanupAfter(), system.classicSystem().scheduler(), system.executionContext(),
-          () -> CompletableFuture.runAsync(() -> deleteRows(system, ROOM_PREFIX + runId), blocking(system)))
-          .whenComplete((x, e) -> {
-            if (e != null) log.warn("deleting the warm-up rooms' journal rows failed: {}", e.toString());
-          });
+      // the rooms stop once their clients left and their (no-op) final save is made: then their rows go.
+      // A room still running would journal its final save after the deletion, so wait until none runs here.
+      system.scheduler().scheduleOnce(settings.cleanupAfter(),
+          () -> deleteOnceStopped(system, System.nanoTime() + STOP_WAIT.toNanos()), system.executionContext());
     });
     return state.done;
+  }
+
+  /** How long the clean-up waits at most for the warm-up rooms to stop; then it deletes anyway (the next start deletes what is left). */
+  static final Duration STOP_WAIT = Duration.ofMinutes(2);
+
+  /**
+   * Deletes this run's warm-up rows once this node's shard region runs none of its rooms, asking
+   * every 500 ms; at {@code deadline} (System.nanoTime) it deletes anyway.
+   */
+  private void deleteOnceStopped(ActorSystem<?> system, long deadline) {
+    AskPattern.<ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
+            ClusterSharding.get(system).shardState(), replyTo -> new GetShardRegionState(Room.ENTITY_TYPE_KEY, replyTo),
+            Duration.ofSeconds(10), system.scheduler())
+        .whenComplete((state, failure) -> {
+          boolean running = failure != null || state.getShards().stream() // no answer: ask again
+              .anyMatch(shard -> shard.getEntityIds().stream().anyMatch(id -> id.startsWith(ROOM_PREFIX + runId)));
+          if (running && System.nanoTime() < deadline) {
+            system.scheduler().scheduleOnce(Duration.ofMillis(500), () -> deleteOnceStopped(system, deadline),
+                system.executionContext());
+            return;
+          }
+          if (running) log.warn("warm-up rooms still run after {}: deleting their journal rows anyway", STOP_WAIT);
+          CompletableFuture.runAsync(() -> deleteRows(system, ROOM_PREFIX + runId), blocking(system))
+              .whenComplete((x, e) -> {
+                if (e != null) log.warn("deleting the warm-up rooms' journal rows failed: {}", e.toString());
+              });
+        });
   }
 
   private static java.util.concurrent.Executor blocking(ActorSystem<?> system) {

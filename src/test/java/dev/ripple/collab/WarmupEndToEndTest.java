@@ -71,8 +71,11 @@ class WarmupEndToEndTest {
         "cleanup-after", "2 s"));
     state().done.get(60, TimeUnit.SECONDS);
     assertTrue(state().warmed);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (warmupRows("event_journal") > 0 && System.nanoTime() < deadline) Thread.sleep(200);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    // the rooms journal their final (no-op) save 7 s after their clients left, later than the 2 s clean-up:
+    // count only once they have stopped, so that a row written after the deletion shows
+    while ((warmupRoomsRunning() > 0 || warmupRows("event_journal") > 0) && System.nanoTime() < deadline) Thread.sleep(200);
+    assertEquals(0, warmupRoomsRunning(), "the warm-up rooms did not stop");
     assertEquals(0, warmupRows("event_journal"));
     assertEquals(0, warmupRows("snapshot"));
   }
@@ -100,6 +103,16 @@ class WarmupEndToEndTest {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (ready() != 200 && System.nanoTime() < deadline) Thread.sleep(100); // the database check, the cluster Up
     assertEquals(200, ready());
+  }
+
+  private long warmupRoomsRunning() throws Exception {
+    akka.actor.typed.ActorSystem<?> system = server.system();
+    var state = akka.actor.typed.javadsl.AskPattern.<akka.cluster.sharding.typed.ClusterShardingQuery,
+            akka.cluster.sharding.ShardRegion.CurrentShardRegionState>ask(
+            akka.cluster.sharding.typed.javadsl.ClusterSharding.get(system).shardState(),
+            replyTo -> new akka.cluster.sharding.typed.GetShardRegionState(dev.ripple.collab.room.Room.ENTITY_TYPE_KEY, replyTo),
+            java.time.Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    return state.getShards().stream().flatMap(s -> s.getEntityIds().stream()).filter(Warmup::isWarmupRoom).count();
   }
 
   /** Live events of warm-up rooms in the file journal (single mode's journal), or rows in the snapshot table. */
