@@ -136,19 +136,16 @@ public final class Warmup {
   }
 
   /** How long the clean-up waits at most for the warm-up rooms to stop; then it deletes anyway (the next start deletes what is left). */
-  static final Duration STOP_WAIT = Duration.ofMinutes(2);
+  private static final Duration STOP_WAIT = Duration.ofMinutes(2);
 
   /**
    * Deletes this run's warm-up rows once this node's shard region runs none of its rooms, asking
    * every 500 ms; at {@code deadline} (System.nanoTime) it deletes anyway.
    */
   private void deleteOnceStopped(ActorSystem<?> system, long deadline) {
-    AskPattern.<ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
-            ClusterSharding.get(system).shardState(), replyTo -> new GetShardRegionState(Room.ENTITY_TYPE_KEY, replyTo),
-            Duration.ofSeconds(10), system.scheduler())
-        .whenComplete((state, failure) -> {
-          boolean running = failure != null || state.getShards().stream() // no answer: ask again
-              .anyMatch(shard -> shard.getEntityIds().stream().anyMatch(id -> id.startsWith(ROOM_PREFIX + runId)));
+    roomsRunning(system, ROOM_PREFIX + runId)
+        .whenComplete((count, failure) -> {
+          boolean running = failure != null || count > 0; // no answer: ask again
           if (running && System.nanoTime() < deadline) {
             system.scheduler().scheduleOnce(Duration.ofMillis(500), () -> deleteOnceStopped(system, deadline),
                 system.executionContext());
@@ -160,6 +157,15 @@ public final class Warmup {
                 if (e != null) log.warn("deleting the warm-up rooms' journal rows failed: {}", e.toString());
               });
         });
+  }
+
+  /** How many rooms whose id starts with {@code prefix} this node's shard region runs. */
+  static CompletionStage<Long> roomsRunning(ActorSystem<?> system, String prefix) {
+    return AskPattern.<ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
+            ClusterSharding.get(system).shardState(), replyTo -> new GetShardRegionState(Room.ENTITY_TYPE_KEY, replyTo),
+            Duration.ofSeconds(10), system.scheduler())
+        .thenApply(state -> state.getShards().stream()
+            .flatMap(shard -> shard.getEntityIds().stream()).filter(id -> id.startsWith(prefix)).count());
   }
 
   private static java.util.concurrent.Executor blocking(ActorSystem<?> system) {

@@ -106,13 +106,7 @@ class WarmupEndToEndTest {
   }
 
   private long warmupRoomsRunning() throws Exception {
-    akka.actor.typed.ActorSystem<?> system = server.system();
-    var state = akka.actor.typed.javadsl.AskPattern.<akka.cluster.sharding.typed.ClusterShardingQuery,
-            akka.cluster.sharding.ShardRegion.CurrentShardRegionState>ask(
-            akka.cluster.sharding.typed.javadsl.ClusterSharding.get(system).shardState(),
-            replyTo -> new akka.cluster.sharding.typed.GetShardRegionState(dev.ripple.collab.room.Room.ENTITY_TYPE_KEY, replyTo),
-            java.time.Duration.ofSeconds(10), system.scheduler()).toCompletableFuture().get(10, TimeUnit.SECONDS);
-    return state.getShards().stream().flatMap(s -> s.getEntityIds().stream()).filter(Warmup::isWarmupRoom).count();
+    return Warmup.roomsRunning(server.system(), Warmup.ROOM_PREFIX).toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
 
   /** Live events of warm-up rooms in the file journal (single mode's journal), or rows in the snapshot table. */
