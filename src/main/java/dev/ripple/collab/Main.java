@@ -11,20 +11,41 @@ import akka.http.javadsl.ServerBinding;
 import akka.persistence.jdbc.testkit.javadsl.SchemaUtils;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.Props;
+import akka.http.javadsl.model.HttpRequest;
+import akka.management.cluster.bootstrap.ClusterBootstrap;
+import akka.management.javadsl.AkkaManagement;
+import akka.pattern.Patterns;
+import akka.stream.javadsl.Flow;
 import dev.ripple.collab.auth.AuthSettings;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.backup.SnapshotBackup;
-import dev.ripple.collab.http.DatabaseCheck;
+import dev.ripple.collab.config.Settings;
+import dev.ripple.collab.config.WarmupSettings;
+import dev.ripple.collab.config.WebhookSettings;
 import dev.ripple.collab.http.Routes;
+import dev.ripple.collab.journal.DatabaseCheck;
+import dev.ripple.collab.journal.H2JournalImport;
 import dev.ripple.collab.journal.JournalCheck;
+import dev.ripple.collab.metrics.Metrics;
 import dev.ripple.collab.node.DatabaseWatch;
+import dev.ripple.collab.node.DropWatch;
+import dev.ripple.collab.node.Warmup;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.InboundBudget;
 import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.Webhooks;
 import dev.ripple.collab.session.Reverifier;
 import dev.ripple.collab.session.SessionRegistry;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,7 +86,7 @@ public final class Main {
    * (cluster.conf), with {@code COLLAB_CONTACT_POINTS} ("host:port,host:port", management ports)
    * as the bootstrap's config discovery.
    */
-  public static Config loadConfig(java.util.Map<String, String> env) {
+  public static Config loadConfig(Map<String, String> env) {
     String mode = env.getOrDefault("COLLAB_MODE", "single");
     Config base = switch (mode) {
       case "single" -> ConfigFactory.parseResources("application.conf");
@@ -94,10 +115,10 @@ public final class Main {
       try {
         SchemaUtils.createIfNotExists(system).toCompletableFuture().get(60, TimeUnit.SECONDS);
         return;
-      } catch (java.util.concurrent.ExecutionException e) {
+      } catch (ExecutionException e) {
         if (attempt == attempts) throw e;
         log.warn("creating the journal tables failed (attempt {} of {}), retrying: {}", attempt, attempts, e.getCause().toString());
-        Thread.sleep(200L + java.util.concurrent.ThreadLocalRandom.current().nextLong(800));
+        Thread.sleep(200L + ThreadLocalRandom.current().nextLong(800));
       }
     }
   }
@@ -119,19 +140,18 @@ public final class Main {
     Settings settings = Settings.from(config);
     Authenticator authenticator = Authenticator.fromConfig(config); // fails fast: CONVEX_SITE_URL without PARTYKIT_SECRET
     // fails fast too: COLLAB_WEBHOOK_URL without a COLLAB_WEBHOOK_SECRET of its own
-    java.util.Optional<dev.ripple.collab.room.Webhooks.Settings> hookSettings =
-        dev.ripple.collab.room.Webhooks.Settings.from(config.getConfig("ripple"));
+    Optional<WebhookSettings> hookSettings = WebhookSettings.from(config.getConfig("ripple"));
     Files.createDirectories(settings.dataDir());
     // a room's stash holds what its connections may have in flight while it writes: sized from the limits, never full
-    config = ConfigFactory.parseMap(java.util.Map.of("akka.persistence.typed.stash-capacity", settings.roomStashCapacity()))
+    config = ConfigFactory.parseMap(Map.of("akka.persistence.typed.stash-capacity", settings.roomStashCapacity()))
         .withFallback(config);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "ripple", config);
     try {
       DropWatch.start(system);
       if (config.getString("ripple.mode").equals("cluster")) {
         // nodes find each other through Akka Management's contact points (config or DNS discovery)
-        akka.management.javadsl.AkkaManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        akka.management.cluster.bootstrap.ClusterBootstrap.get(system).start();
+        AkkaManagement.get(system).start().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        ClusterBootstrap.get(system).start();
       } else {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
@@ -139,28 +159,28 @@ public final class Main {
       createSchema(system);
       if (config.getString("akka.persistence.journal.plugin").equals("ripple-file-journal")) {
         // before any room starts: what an earlier version journaled into H2 moves to the file journal
-        dev.ripple.collab.journal.H2JournalImport.run(config.getConfig("akka-persistence-jdbc.shared-databases.slick.db"),
-            java.nio.file.Path.of(config.getString("ripple-file-journal.dir")));
+        H2JournalImport.run(config.getConfig("akka-persistence-jdbc.shared-databases.slick.db"),
+            Path.of(config.getString("ripple-file-journal.dir")));
         // a journal that refused its files (damage) or is held by another process: no port, a clear reason
         JournalCheck.awaitRunning(system.classicSystem(), Duration.ofMinutes(5));
       }
-      SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking()));
-      java.util.Optional<dev.ripple.collab.room.Webhooks> webhooks = hookSettings
-          .map(w -> new dev.ripple.collab.room.Webhooks(w, system.dispatchers().lookup(akka.actor.typed.DispatcherSelector.blocking())));
+      SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(DispatcherSelector.blocking()));
+      Optional<Webhooks> webhooks = hookSettings
+          .map(w -> new Webhooks(w, system.dispatchers().lookup(DispatcherSelector.blocking())));
       webhooks.ifPresent(w -> log.info("webhooks: change notifications go to {}", w.settings().url()));
       Room.init(system, settings, backup, webhooks);
       if (config.getString("ripple.mode").equals("cluster")) {
         // a node that lost its database gives its rooms up to the nodes that still reach it
         system.systemActorOf(DatabaseWatch.create(new DatabaseCheck(system.classicSystem()),
-            DatabaseWatch.Settings.from(config.getConfig("ripple"))), "database-watch", akka.actor.typed.Props.empty());
+            DatabaseWatch.Settings.from(config.getConfig("ripple"))), "database-watch", Props.empty());
       }
       SessionRegistry sessions = new SessionRegistry(Metrics.get(system).connections,
           new InboundBudget(settings.maxBufferedBytes()));
       Reverifier.start(system, sessions, authenticator, AuthSettings.from(config).reverifyInterval());
-      Warmup warmup = new Warmup(Warmup.Settings.from(config.getConfig("ripple")));
+      Warmup warmup = new Warmup(WarmupSettings.from(config.getConfig("ripple")));
       ServerBinding binding = Http.get(system).newServerAt(settings.bindHost(), settings.httpPort())
           // the first request (the upgrade) must be in within header-timeout of the accept: trickled headers are cut off
-          .bindFlow(akka.stream.javadsl.Flow.of(akka.http.javadsl.model.HttpRequest.class)
+          .bindFlow(Flow.of(HttpRequest.class)
               .initialTimeout(settings.headerTimeout())
               .via(new Routes(system, settings, sessions, authenticator, warmup).routes().flow(system)))
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -174,8 +194,8 @@ public final class Main {
       cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "ripple-close-sockets", () -> {
         int n = sessions.closeAll(CloseCodes.SERVICE_RESTART, "server restarting");
         log.info("shutdown: closed {} connections with {}", n, CloseCodes.SERVICE_RESTART);
-        return akka.pattern.Patterns.after(Duration.ofMillis(n > 0 ? 500 : 0), system.classicSystem().scheduler(),
-            system.executionContext(), () -> java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance()));
+        return Patterns.after(Duration.ofMillis(n > 0 ? 500 : 0), system.classicSystem().scheduler(),
+            system.executionContext(), () -> CompletableFuture.completedFuture(Done.getInstance()));
       });
       return new Server(system, binding, settings);
     } catch (Exception e) {

@@ -1,5 +1,7 @@
 package dev.ripple.collab;
 
+import dev.ripple.collab.node.WarmupTypist;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,7 +34,7 @@ class DocumentSizeLimitEndToEndTest {
 
   /** A first insert of 500 characters by a client of its own: updates that do not depend on each other. */
   private static byte[] chunk(int client) {
-    return Warmup.typed(1000 + client, 0, "y".repeat(500));
+    return WarmupTypist.typed(1000 + client, 0, "y".repeat(500));
   }
 
   private HttpResponse<String> post(byte[] update) throws Exception {

@@ -1,5 +1,6 @@
 package dev.ripple.collab;
 
+import static dev.ripple.collab.testkit.PrometheusText.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -148,14 +149,6 @@ class ServerEndToEndTest {
     assertEquals(1, sample(body, "ripple_shards"), body);
     assertTrue(sample(body, "process_cpu_seconds_total") > 0, body);
     assertTrue(sample(body, "jvm_threads_current") > 0, body);
-  }
-
-  /** The value of one sample (name with its labels, as written) in Prometheus text format; NaN if absent. */
-  static double sample(String body, String nameAndLabels) {
-    for (String line : body.split("\n")) {
-      if (line.startsWith(nameAndLabels + " ")) return Double.parseDouble(line.substring(nameAndLabels.length() + 1).trim());
-    }
-    return Double.NaN;
   }
 
   @Test

@@ -1,5 +1,9 @@
 package dev.ripple.collab;
 
+import dev.ripple.collab.journal.FileJournal;
+import dev.ripple.collab.node.Warmup;
+import dev.ripple.collab.room.WarmupRooms;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -56,8 +60,8 @@ class WarmupEndToEndTest {
     server = start(data, Map.of("enabled", true, "rooms", 3, "clients-per-room", 3, "updates-per-client", 300,
         "cleanup-after", "3600 s"));
     int first = ready();
-    state().done.get(60, TimeUnit.SECONDS);
-    assertTrue(state().warmed, "the warm-up failed or timed out (see the log)");
+    state().ended().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    assertTrue(state().warmed(), "the warm-up failed or timed out (see the log)");
     assertEquals(503, first, "ready before the warm-up ended");
     assertEquals(200, ready());
     // it went through the journal: the rooms' updates are there until the clean-up
@@ -69,8 +73,8 @@ class WarmupEndToEndTest {
     Path data = Files.createTempDirectory("warmup");
     server = start(data, Map.of("enabled", true, "rooms", 2, "clients-per-room", 2, "updates-per-client", 100,
         "cleanup-after", "2 s"));
-    state().done.get(60, TimeUnit.SECONDS);
-    assertTrue(state().warmed);
+    state().ended().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    assertTrue(state().warmed());
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     // the rooms journal their final (no-op) save 7 s after their clients left, later than the 2 s clean-up:
     // count only once they have stopped, so that a row written after the deletion shows
@@ -87,7 +91,7 @@ class WarmupEndToEndTest {
       var builder = http.newWebSocketBuilder();
       if (secret != null) builder.header(Warmup.HEADER, secret);
       try {
-        builder.buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/parties/main/" + Warmup.ROOM_PREFIX + "x~0"),
+        builder.buildAsync(URI.create("ws://127.0.0.1:" + server.port() + "/parties/main/" + WarmupRooms.ROOM_PREFIX + "x~0"),
             new java.net.http.WebSocket.Listener() { }).join();
         throw new AssertionError("a warm-up room opened for secret " + secret);
       } catch (CompletionException e) {
@@ -106,7 +110,7 @@ class WarmupEndToEndTest {
   }
 
   private long warmupRoomsRunning() throws Exception {
-    return Warmup.roomsRunning(server.system(), Warmup.ROOM_PREFIX).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    return Warmup.roomsRunning(server.system(), WarmupRooms.ROOM_PREFIX).toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
 
   /** Live events of warm-up rooms in the file journal (single mode's journal), or rows in the snapshot table. */
@@ -114,7 +118,7 @@ class WarmupEndToEndTest {
     if (table.equals("event_journal")) {
       akka.actor.ActorRef journal = akka.persistence.Persistence.get(server.system().classicSystem())
           .journalFor("", ConfigFactory.empty());
-      return (Long) akka.pattern.Patterns.ask(journal, new dev.ripple.collab.journal.FileJournal.CountLiveEvents("Room|" + Warmup.ROOM_PREFIX),
+      return (Long) akka.pattern.Patterns.ask(journal, new FileJournal.CountLiveEvents("Room|" + WarmupRooms.ROOM_PREFIX),
           java.time.Duration.ofSeconds(10)).toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
     String url = server.system().settings().config().getString("akka-persistence-jdbc.shared-databases.slick.db.url");

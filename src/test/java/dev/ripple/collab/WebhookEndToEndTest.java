@@ -1,5 +1,6 @@
 package dev.ripple.collab;
 
+import static dev.ripple.collab.testkit.PrometheusText.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -81,7 +82,7 @@ class WebhookEndToEndTest {
     try {
       String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
-      return ServerEndToEndTest.sample(body, "ripple_rooms_active");
+      return sample(body, "ripple_rooms_active");
     } catch (Exception e) {
       return Double.NaN;
     }

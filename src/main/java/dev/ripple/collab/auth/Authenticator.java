@@ -1,6 +1,7 @@
 package dev.ripple.collab.auth;
 
 import com.typesafe.config.Config;
+import dev.ripple.collab.config.ConvexSettings;
 import java.time.Clock;
 import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
@@ -42,7 +43,7 @@ public interface Authenticator {
   static Authenticator fromSettings(AuthSettings settings) {
     Logger log = LoggerFactory.getLogger(Authenticator.class);
     if (settings.convex().isPresent()) {
-      dev.ripple.collab.ConvexSettings convex = settings.convex().get();
+      ConvexSettings convex = settings.convex().get();
       log.info("tokens are verified by Convex at {}", convex.siteUrl());
       return new LimitedAuthenticator(new ConvexAuthenticator(convex.siteUrl(), convex.secret(), settings.requestTimeout(),
           settings.cacheTtl(), settings.cacheMaxEntries(), Clock.systemUTC(), ConvexAuthenticator.defaultClient(settings.requestTimeout())),

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ripple.collab.config.ConvexSettings;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -59,7 +60,7 @@ public final class ConvexAuthenticator implements Authenticator {
    */
   public ConvexAuthenticator(URI siteUrl, String secret, Duration requestTimeout, Duration cacheTtl,
       int cacheMaxEntries, Clock clock, HttpClient http) {
-    this.verifyUri = URI.create(dev.ripple.collab.ConvexSettings.siteUrl(siteUrl.toString()) + PATH);
+    this.verifyUri = URI.create(ConvexSettings.siteUrl(siteUrl.toString()) + PATH);
     this.authorization = "Bearer " + secret;
     this.requestTimeout = requestTimeout;
     this.clock = clock;

@@ -1,7 +1,7 @@
 package dev.ripple.collab.backup;
 
 import com.typesafe.config.Config;
-import dev.ripple.collab.ConvexSettings;
+import dev.ripple.collab.config.ConvexSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;

@@ -3,6 +3,7 @@ package dev.ripple.collab.backup;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
+import dev.ripple.collab.config.ConvexSettings;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -14,6 +15,7 @@ import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -55,7 +57,7 @@ public final class ConvexBackup implements SnapshotBackup {
    * @param requestTimeout how long one request may take, connecting included, before it fails
    */
   public ConvexBackup(URI siteUrl, String secret, Duration requestTimeout, HttpClient http) {
-    this.siteUrl = dev.ripple.collab.ConvexSettings.siteUrl(siteUrl.toString());
+    this.siteUrl = ConvexSettings.siteUrl(siteUrl.toString());
     this.authorization = "Bearer " + secret;
     this.requestTimeout = requestTimeout;
     this.http = http;
@@ -108,7 +110,7 @@ public final class ConvexBackup implements SnapshotBackup {
     }
     JsonNode kept = answer.path("updates");
     return new SaveResult.KeptNewer(kept.isIntegralNumber() && kept.canConvertToLong() && kept.asLong() >= 0
-        ? java.util.OptionalLong.of(kept.asLong()) : java.util.OptionalLong.empty());
+        ? OptionalLong.of(kept.asLong()) : OptionalLong.empty());
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.ripple.collab.backup;
 
 import com.typesafe.config.Config;
+import dev.ripple.collab.config.ConvexSettings;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletionStage;
@@ -78,7 +79,7 @@ public interface SnapshotBackup {
   static SnapshotBackup fromSettings(BackupSettings settings, Executor blockingIo) {
     Logger log = LoggerFactory.getLogger(SnapshotBackup.class);
     if (settings.convex().isPresent()) {
-      dev.ripple.collab.ConvexSettings convex = settings.convex().get();
+      ConvexSettings convex = settings.convex().get();
       log.info("backups go to Convex at {}", convex.siteUrl());
       return new ConvexBackup(convex.siteUrl(), convex.secret(), settings.requestTimeout(),
           ConvexBackup.defaultClient(settings.requestTimeout()));

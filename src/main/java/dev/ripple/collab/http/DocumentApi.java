@@ -3,17 +3,20 @@ package dev.ripple.collab.http;
 import akka.actor.typed.ActorSystem;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.EntityRef;
+import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpEntities;
+import akka.http.javadsl.model.HttpEntity;
 import akka.http.javadsl.model.StatusCode;
 import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.PathMatchers;
 import akka.http.javadsl.server.Route;
 import akka.http.scaladsl.model.EntityStreamSizeException;
+import akka.http.scaladsl.model.IllegalRequestException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ripple.collab.ConvexSettings;
-import dev.ripple.collab.Settings;
+import dev.ripple.collab.config.ConvexSettings;
+import dev.ripple.collab.config.Settings;
 import dev.ripple.collab.room.Room;
 import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.UpdateFormatException;
@@ -27,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
 
 /**
  * The document API, for the app's own backend (search indexing, AI edits, exports, imports):
@@ -67,7 +71,7 @@ final class DocumentApi extends AllDirectives {
     }))));
   }
 
-  private Route authorized(java.util.function.Supplier<Route> inner) {
+  private Route authorized(Supplier<Route> inner) {
     if (secret.isEmpty()) return inner.get();
     return optionalHeaderValueByName("Authorization", header -> {
       byte[] given = header.orElse("").getBytes(StandardCharsets.UTF_8);
@@ -116,7 +120,7 @@ final class DocumentApi extends AllDirectives {
     long limit = settings.maxMessageBytes();
     return extractMaterializer(mat -> extractRequestEntity(entity -> {
       // read at most the limit, whether the body declares its length or comes in chunks
-      CompletionStage<akka.http.javadsl.model.HttpEntity.Strict> strict = entity.toStrict(ASK_TIMEOUT.toMillis(), limit, mat);
+      CompletionStage<HttpEntity.Strict> strict = entity.toStrict(ASK_TIMEOUT.toMillis(), limit, mat);
       return onComplete(strict, body -> {
         if (body.isFailure()) {
           Throwable cause = body.failed().get();
@@ -146,13 +150,13 @@ final class DocumentApi extends AllDirectives {
   private static boolean tooLarge(Throwable t) {
     for (int depth = 0; t != null && depth < 8; depth++, t = t.getCause()) {
       if (t instanceof EntityStreamSizeException) return true;
-      if (t instanceof akka.http.scaladsl.model.IllegalRequestException ire && ire.status().intValue() == 413) return true;
+      if (t instanceof IllegalRequestException ire && ire.status().intValue() == 413) return true;
       if (String.valueOf(t.getMessage()).startsWith("Request too large")) return true;
     }
     return false;
   }
 
-  private Route answer(CompletionStage<Room.DocumentReply> reply, akka.http.javadsl.model.ContentType type) {
+  private Route answer(CompletionStage<Room.DocumentReply> reply, ContentType type) {
     return onComplete(reply, result -> {
       if (result.isFailure()) return unavailable(result.failed().get());
       if (result.get() instanceof Room.UpdateRefused refused) return error(StatusCodes.get(refused.status()), refused.code(), refused.message());

@@ -1,25 +1,39 @@
 package dev.ripple.collab.http;
 
+import akka.actor.ExtendedActorSystem;
 import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Adapter;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.http.javadsl.model.AttributeKeys;
+import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpEntities;
+import akka.http.javadsl.model.StatusCode;
 import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.PathMatchers;
 import akka.http.javadsl.server.Route;
-import dev.ripple.collab.Settings;
+import akka.management.HealthCheckSettings;
+import akka.management.javadsl.HealthChecks;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ripple.collab.auth.Access;
 import dev.ripple.collab.auth.AuthResult;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.auth.ClientToken;
 import dev.ripple.collab.auth.LimitedAuthenticator;
+import dev.ripple.collab.config.Settings;
+import dev.ripple.collab.metrics.Metrics;
+import dev.ripple.collab.node.Warmup;
 import dev.ripple.collab.protocol.LogSafe;
 import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.WarmupRooms;
 import dev.ripple.collab.session.Session;
 import dev.ripple.collab.session.SessionRegistry;
 import dev.ripple.collab.session.WebSocketFrames;
+import java.net.InetAddress;
+import java.time.Duration;
 import java.util.UUID;
+import java.util.function.Function;
 
 /**
  * The HTTP surface: WebSocket routes as YPartyKitProvider ({@code /parties/:party/:room},
@@ -33,11 +47,11 @@ public final class Routes extends AllDirectives {
   private final SessionRegistry sessions;
   private final Authenticator authenticator;
   private final WebSocketFrames frames;
-  private final dev.ripple.collab.Metrics metrics;
-  private final dev.ripple.collab.Warmup warmup;
+  private final Metrics metrics;
+  private final Warmup warmup;
 
   public Routes(ActorSystem<?> system, Settings settings, SessionRegistry sessions, Authenticator authenticator,
-      dev.ripple.collab.Warmup warmup) {
+      Warmup warmup) {
     this.system = system;
     this.warmup = warmup;
     this.settings = settings;
@@ -46,7 +60,7 @@ public final class Routes extends AllDirectives {
     this.authenticator = authenticator;
     this.trustForwardedFor = authenticator instanceof LimitedAuthenticator l && l.trustForwardedFor();
     this.frames = new WebSocketFrames(system, settings.maxMessageBytes(), sessions.inbound());
-    this.metrics = dev.ripple.collab.Metrics.get(system);
+    this.metrics = Metrics.get(system);
   }
 
   private final boolean trustForwardedFor;
@@ -61,12 +75,12 @@ public final class Routes extends AllDirectives {
   }
 
   private Route room(String roomId) {
-    if (dev.ripple.collab.Warmup.isWarmupRoom(roomId)) {
+    if (WarmupRooms.isWarmupRoom(roomId)) {
       // this node's own warm-up connections only: no auth to ask, no limits to count
-      return optionalHeaderValueByName(dev.ripple.collab.Warmup.HEADER, secret -> warmup.admits(secret)
+      return optionalHeaderValueByName(Warmup.HEADER, secret -> warmup.admits(secret)
           ? extractWebSocketUpgrade(upgrade -> complete(frames.upgrade(upgrade, new Session(settings, sessions,
               sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, "warmup/" + UUID.randomUUID(), false, frames::wire))))
-          : error(StatusCodes.FORBIDDEN, "warmup_room", "rooms named " + dev.ripple.collab.Warmup.ROOM_PREFIX + "... are a node's own"));
+          : error(StatusCodes.FORBIDDEN, "warmup_room", "rooms named " + WarmupRooms.ROOM_PREFIX + "... are a node's own"));
     }
     if (!settings.validRoomId(roomId)) {
       return error(StatusCodes.BAD_REQUEST, "bad_room_id", "room id must match " + settings.roomIdPattern().pattern());
@@ -104,15 +118,15 @@ public final class Routes extends AllDirectives {
    * entry (the balancer's own) when {@code ripple.auth.verify.trust-forwarded-for} says only a trusted balancer reaches
    * this node.
    */
-  private Route clientAddress(java.util.function.Function<String, Route> inner) {
-    return optionalAttribute(akka.http.javadsl.model.AttributeKeys.remoteAddress, remote ->
+  private Route clientAddress(Function<String, Route> inner) {
+    return optionalAttribute(AttributeKeys.remoteAddress, remote ->
         optionalHeaderValueByName("X-Forwarded-For", forwarded -> {
           if (trustForwardedFor && forwarded.isPresent() && !forwarded.get().isBlank()) {
             // the last entry is the one the balancer added (the address it saw); earlier ones are the client's own claims
             String[] hops = forwarded.get().split(",");
             return inner.apply(hops[hops.length - 1].strip());
           }
-          return inner.apply(remote.flatMap(r -> r.getAddress()).map(java.net.InetAddress::getHostAddress).orElse("unknown"));
+          return inner.apply(remote.flatMap(r -> r.getAddress()).map(InetAddress::getHostAddress).orElse("unknown"));
         }));
   }
 
@@ -121,14 +135,14 @@ public final class Routes extends AllDirectives {
    * they route to): ready only when this node is Up in the cluster and the database answers.
    */
   private Route health() {
-    akka.management.javadsl.HealthChecks checks = new akka.management.javadsl.HealthChecks(
-        (akka.actor.ExtendedActorSystem) akka.actor.typed.javadsl.Adapter.toClassic(system),
-        akka.management.HealthCheckSettings.create(system.settings().config().getConfig("akka.management.health-checks")));
-    akka.http.javadsl.model.ContentType.NonBinary metricsType =
-        (akka.http.javadsl.model.ContentType.NonBinary) ContentTypes.parse(dev.ripple.collab.Metrics.CONTENT_TYPE);
+    HealthChecks checks = new HealthChecks(
+        (ExtendedActorSystem) Adapter.toClassic(system),
+        HealthCheckSettings.create(system.settings().config().getConfig("akka.management.health-checks")));
+    ContentType.NonBinary metricsType =
+        (ContentType.NonBinary) ContentTypes.parse(Metrics.CONTENT_TYPE);
     return concat(
         // the shard gauges are refreshed (asked of this node's shard region, 2 s at most) before each scrape
-        path("metrics", () -> onSuccess(metrics.refreshSharding(Room.ENTITY_TYPE_KEY, java.time.Duration.ofSeconds(2)),
+        path("metrics", () -> onSuccess(metrics.refreshSharding(Room.ENTITY_TYPE_KEY, Duration.ofSeconds(2)),
             refreshed -> complete(HttpEntities.create(metricsType, metrics.render())))),
         path("alive", () -> onSuccess(checks.alive(), ok -> ok ? complete("OK") : complete(StatusCodes.SERVICE_UNAVAILABLE, "not alive"))),
         path("ready", () -> onSuccess(checks.readyResult(), r -> r.isSuccess() ? complete("OK")
@@ -136,10 +150,10 @@ public final class Routes extends AllDirectives {
   }
 
   /** An HTTP error before the upgrade, as a JSON body {@code {"error":code,"message":..}}. */
-  private Route error(akka.http.javadsl.model.StatusCode status, String code, String message) {
+  private Route error(StatusCode status, String code, String message) {
     var node = JSON.createObjectNode().put("error", code).put("message", message);
     return complete(status, HttpEntities.create(ContentTypes.APPLICATION_JSON, node.toString()));
   }
 
-  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+  private static final ObjectMapper JSON = new ObjectMapper();
 }

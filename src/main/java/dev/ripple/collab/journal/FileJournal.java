@@ -24,6 +24,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,8 +42,10 @@ import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.PartialFunction;
 import scala.concurrent.Future;
 import scala.jdk.javaapi.FutureConverters;
+import scala.runtime.BoxedUnit;
 
 /**
  * An Akka Persistence journal in append-only files, for one process (single mode). It replaces
@@ -247,7 +250,7 @@ public final class FileJournal extends AsyncWriteJournal {
 
   /**
    * Deletes every event of the persistence ids that start with {@code prefix} (a node's throwaway
-   * warm-up rooms, dev.ripple.collab.Warmup); answered with {@link akka.Done} or a status failure.
+   * warm-up rooms, dev.ripple.collab.node.Warmup); answered with {@link akka.Done} or a status failure.
    */
   public record DeleteAllWithPrefix(String prefix) {}
 
@@ -279,7 +282,7 @@ public final class FileJournal extends AsyncWriteJournal {
   }
 
   @Override
-  public scala.PartialFunction<Object, scala.runtime.BoxedUnit> receivePluginInternal() {
+  public PartialFunction<Object, BoxedUnit> receivePluginInternal() {
     return ReceiveBuilder.create()
         .match(Read.class, this::read)
         .match(Health.class, m -> sender().tell(new HealthReport(failure, List.copyOf(quarantined), streams.size(), segments.size()), self()))
@@ -648,7 +651,7 @@ public final class FileJournal extends AsyncWriteJournal {
       while (done < n) done += segment.channel.transferTo(at + done, n - done, c);
       c.force(true);
     }
-    Files.move(tmp, copy, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(tmp, copy, StandardCopyOption.ATOMIC_MOVE);
   }
 
   private void loadQuarantine() throws IOException {

@@ -29,7 +29,7 @@ public final class H2JournalImport {
 
   /** Imports from the database {@code db} (a slick db config) into {@code journalDir}; returns the rows moved. */
   public static int run(Config db, Path journalDir) throws IOException, SQLException {
-    try (Connection c = dev.ripple.collab.http.DatabaseCheck.connect(db)) {
+    try (Connection c = JournalDatabase.connect(db)) {
       c.setAutoCommit(false);
       int rows = 0;
       Files.createDirectories(journalDir);

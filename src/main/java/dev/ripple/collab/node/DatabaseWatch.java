@@ -1,7 +1,10 @@
 package dev.ripple.collab.node;
 
 import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.ClusterEvent;
+import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.ddata.Key;
 import akka.cluster.ddata.LWWMap;
@@ -9,8 +12,10 @@ import akka.cluster.ddata.LWWMapKey;
 import akka.cluster.ddata.SelfUniqueAddress;
 import akka.cluster.ddata.typed.javadsl.DistributedData;
 import akka.cluster.ddata.typed.javadsl.Replicator;
+import akka.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Leave;
+import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
@@ -35,7 +40,7 @@ public final class DatabaseWatch {
 
   /** How often the database is checked, and how long it may fail before this node gives its rooms up. */
   public record Settings(Duration interval, Duration lostAfter) {
-    public static Settings from(com.typesafe.config.Config ripple) {
+    public static Settings from(Config ripple) {
       return new Settings(ripple.getDuration("cluster.database-check-interval"), ripple.getDuration("cluster.database-lost-after"));
     }
   }
@@ -65,8 +70,8 @@ public final class DatabaseWatch {
   }
 
   private static final class State {
-    final akka.actor.typed.javadsl.ActorContext<Msg> ctx;
-    final akka.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter<Msg, LWWMap<String, Long>> replicator;
+    final ActorContext<Msg> ctx;
+    final ReplicatorMessageAdapter<Msg, LWWMap<String, Long>> replicator;
     final SelfUniqueAddress self;
     final String me;
     final Supplier<CompletionStage<Boolean>> check;
@@ -75,8 +80,8 @@ public final class DatabaseWatch {
     long failingSince;
     boolean leaving;
 
-    State(akka.actor.typed.javadsl.ActorContext<Msg> ctx,
-        akka.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter<Msg, LWWMap<String, Long>> replicator,
+    State(ActorContext<Msg> ctx,
+        ReplicatorMessageAdapter<Msg, LWWMap<String, Long>> replicator,
         SelfUniqueAddress self, String me, Supplier<CompletionStage<Boolean>> check, Settings settings) {
       this.ctx = ctx;
       this.replicator = replicator;
@@ -133,8 +138,8 @@ public final class DatabaseWatch {
     /** An Up, reachable node other than this one that reached the database lately, or null. */
     String otherNodeReachingTheDatabase(long now) {
       long fresh = Math.max(3 * settings.interval().toMillis(), 5000);
-      akka.cluster.ClusterEvent.CurrentClusterState state = Cluster.get(ctx.getSystem()).state();
-      for (akka.cluster.Member m : state.getMembers()) {
+      ClusterEvent.CurrentClusterState state = Cluster.get(ctx.getSystem()).state();
+      for (Member m : state.getMembers()) {
         String address = m.address().toString();
         if (address.equals(me) || m.status() != MemberStatus.up() || state.getUnreachable().contains(m)) continue;
         Long at = reached.get(address);

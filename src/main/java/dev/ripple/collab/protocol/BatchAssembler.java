@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.exc.InputCoercionException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.Objects;
 
 /**
  * Reassembles YPartyKitProvider's chunked messages: a text frame
@@ -93,7 +94,7 @@ public final class BatchAssembler {
     }
     if (buffer == null) throw bad("batch end without start");
     try {
-      if (!java.util.Objects.equals(id, m.id()) || m.size() != size || m.count() != count) {
+      if (!Objects.equals(id, m.id()) || m.size() != size || m.count() != count) {
         throw bad("batch end does not match its start");
       }
       if (chunks != count || buffer.size() != size) {

@@ -9,7 +9,9 @@ import dev.ripple.collab.yjs.Lib0Encoder;
 import dev.ripple.collab.yjs.UpdateFormatException;
 import dev.ripple.collab.yjs.Utf8;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -245,7 +247,7 @@ public final class Presence {
       Client c = clients.get(e.clientId());
       if (c != null && c.owner != null && c.owner != owner) continue;
       if ((c == null ? 0 : c.clock) >= e.clock()) continue;
-      byte[] bytes = e.state().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      byte[] bytes = e.state().getBytes(StandardCharsets.UTF_8);
       if (isJsonNull(bytes, 0, bytes.length, e.clientId())) {
         throw notJson(e.clientId(), "a removal must be the literal null");
       }
@@ -370,7 +372,7 @@ public final class Presence {
   }
 
   /** Entries as one awareness update. */
-  public static byte[] encode(java.util.Collection<Entry> entries) {
+  public static byte[] encode(Collection<Entry> entries) {
     Lib0Encoder e = new Lib0Encoder(32 * entries.size());
     e.writeVarUint(entries.size());
     for (Entry en : entries) {

@@ -4,6 +4,7 @@ import dev.ripple.collab.yjs.Lib0Decoder;
 import dev.ripple.collab.yjs.Lib0Encoder;
 import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.UpdateFormatException;
+import java.util.List;
 
 /**
  * The y-protocols wire format between a Yjs provider and the server: message type 0 (sync: step 1,
@@ -35,7 +36,7 @@ public final class SyncProtocol {
    * An awareness update; {@code entries} are its validated entries once a session has checked it
    * against the limits ({@link Presence#validate}), null straight from the wire.
    */
-  public record AwarenessUpdate(byte[] update, java.util.List<Presence.Entry> entries) implements ClientMessage {
+  public record AwarenessUpdate(byte[] update, List<Presence.Entry> entries) implements ClientMessage {
     public AwarenessUpdate(byte[] update) {
       this(update, null);
     }

@@ -3,7 +3,9 @@ package dev.ripple.collab.room;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.PostStop;
 import akka.actor.typed.PreRestart;
+import akka.actor.typed.RecipientRef;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
@@ -21,26 +23,33 @@ import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
-import dev.ripple.collab.Metrics;
-import dev.ripple.collab.Settings;
 import dev.ripple.collab.backup.BackupException;
+import dev.ripple.collab.config.Settings;
+import dev.ripple.collab.config.WebhookSettings;
+import dev.ripple.collab.metrics.Metrics;
 import dev.ripple.collab.backup.SnapshotBackup;
-import dev.ripple.collab.protocol.Presence;
+import dev.ripple.collab.config.Settings;
+import dev.ripple.collab.metrics.Metrics;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.LogSafe;
+import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.DocJson;
 import dev.ripple.collab.yjs.PendingLimitException;
 import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.UpdateFormatException;
+import dev.ripple.collab.yjs.Updates;
 import dev.ripple.collab.yjs.YDoc;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -263,11 +272,11 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   public static void init(ActorSystem<?> system, Settings settings, SnapshotBackup backup, Optional<Webhooks> webhooks) {
     ClusterSharding sharding = ClusterSharding.get(system);
     webhooks.ifPresent(w -> WebhookOutbox.init(system, w)); // notifications owed outlive their rooms there
-    Optional<Webhooks.Settings> hooks = webhooks.map(Webhooks::settings);
+    Optional<WebhookSettings> hooks = webhooks.map(Webhooks::settings);
     Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(ENTITY_TYPE_KEY,
-        ctx -> dev.ripple.collab.Warmup.isWarmupRoom(ctx.getEntityId())
+        ctx -> WarmupRooms.isWarmupRoom(ctx.getEntityId())
             // a node's throwaway warm-up room: never read from or saved to the backup, no webhooks
-            ? create(ctx.getEntityId(), settings, dev.ripple.collab.Warmup.NO_BACKUP, Optional.empty(), null, ctx.getShard())
+            ? create(ctx.getEntityId(), settings, WarmupRooms.NO_BACKUP, Optional.empty(), null, ctx.getShard())
             : create(ctx.getEntityId(), settings, backup, hooks,
                 hooks.isPresent() ? sharding.entityRefFor(WebhookOutbox.ENTITY_TYPE_KEY, ctx.getEntityId()) : null, ctx.getShard()))
         .withStopMessage(Stop.INSTANCE); // passivation and hand-off: connections rejoin rather than close
@@ -299,8 +308,8 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
    * A journal failure is not caught here: Akka's own persist-failure handling stops the room as
    * before (its clients get 1012 and reconnect; remember-entities starts it again).
    */
-  public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<Webhooks.Settings> hooks,
-      akka.actor.typed.RecipientRef<WebhookOutbox.Command> outbox, ActorRef<ClusterSharding.ShardCommand> shard) {
+  public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<WebhookSettings> hooks,
+      RecipientRef<WebhookOutbox.Command> outbox, ActorRef<ClusterSharding.ShardCommand> shard) {
     Settings.RoomRestart restart = settings.roomRestart();
     return Behaviors.supervise(
             Behaviors.<Command>setup(ctx -> Behaviors.withTimers(timers ->
@@ -327,9 +336,9 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private boolean loadingBeforeServing;
   private int loadFailures;
   /** Change notifications' timing; null when off. */
-  private final Webhooks.Settings hooks;
+  private final WebhookSettings hooks;
   /** This room's webhook outbox, which delivers what the room hands it; null when off. */
-  private final akka.actor.typed.RecipientRef<WebhookOutbox.Command> outbox;
+  private final RecipientRef<WebhookOutbox.Command> outbox;
   /** The count the outbox holds a notification for (or delivered): up to it, the room may stop. */
   private long acceptedUpdates;
   /** The count last handed to the outbox, awaiting its acceptance. */
@@ -340,7 +349,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   private boolean stopping;
 
   private Room(ActorContext<Command> ctx, TimerScheduler<Command> timers, String roomId, Settings settings,
-      SnapshotBackup backup, Webhooks.Settings hooks, akka.actor.typed.RecipientRef<WebhookOutbox.Command> outbox,
+      SnapshotBackup backup, WebhookSettings hooks, RecipientRef<WebhookOutbox.Command> outbox,
       ActorRef<ClusterSharding.ShardCommand> shard) {
     super(PersistenceId.of(ENTITY_TYPE_KEY.name(), roomId));
     this.ctx = ctx;
@@ -451,7 +460,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
           Rejoin rejoin = new Rejoin(state.doc.stateVector());
           for (Connection c : connections.values()) c.session().tell(rejoin);
         })
-        .onSignal(akka.actor.typed.PostStop.instance(), state -> {
+        .onSignal(PostStop.instance(), state -> {
           metrics.roomsActive.decrementAndGet();
           // stopped with connections open and without telling them to rejoin (a failure): close them now, not when
           // the node is gone; the client's reconnect resyncs
@@ -609,7 +618,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
     SnapshotBackup.Backup newer = done.backup().get();
     byte[] missing;
     try {
-      missing = newer.state().length == 0 ? new byte[0] : dev.ripple.collab.yjs.Updates.diffUpdate(newer.state(), state.doc.stateVector());
+      missing = newer.state().length == 0 ? new byte[0] : Updates.diffUpdate(newer.state(), state.doc.stateVector());
       if (missing.length > 0) {
         YDoc.PreparedUpdate prepared = state.doc.prepare(missing); // the same checks as a client's update
         if (prepared.isEmpty() || prepared.isRedundant()) missing = new byte[0];
@@ -662,7 +671,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
   }
 
   private static String describe(Throwable t) {
-    Throwable c = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     if (c instanceof BackupException b) return "status " + b.status() + ": " + b.getMessage();
     return c.toString();
   }
@@ -785,7 +794,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
 
   private Effect<Event, State> onReadJson(State state, ReadJson c) {
     try {
-      c.replyTo().tell(new DocumentData(DocJson.render(state.doc, c.roots()).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+      c.replyTo().tell(new DocumentData(DocJson.render(state.doc, c.roots()).getBytes(StandardCharsets.UTF_8)));
     } catch (IllegalArgumentException e) { // a kind or a name no root can have
       c.replyTo().tell(new UpdateRefused(400, "bad_request", e.getMessage()));
     } catch (RuntimeException e) {
@@ -890,7 +899,7 @@ public final class Room extends EventSourcedBehavior<Room.Command, Room.Event, R
    * {@code except} and tells the sender ({@code journaled}). Nobody sees the update before the journal has it.
    */
   private Effect<Event, State> journalAndBroadcast(State state, YDoc.PreparedUpdate prepared, byte[] update, int coalesced,
-      String except, java.util.function.Consumer<State> journaled) {
+      String except, Consumer<State> journaled) {
     state.prepared = prepared;
     state.preparedBytes = update;
     byte[] frame = SyncProtocol.update(update);

@@ -1,18 +1,31 @@
 package dev.ripple.collab.room;
 
+import akka.actor.ExtendedActorSystem;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
+import akka.actor.typed.javadsl.Adapter;
 import akka.serialization.SerializerWithStringManifest;
+import dev.ripple.collab.protocol.LogSafe;
+import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.yjs.Lib0Decoder;
+import dev.ripple.collab.yjs.Lib0Encoder;
 import java.io.NotSerializableException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Binary serialization of what rooms journal: a version byte followed by the raw bytes (a Yjs
  * update or a full state). No JSON, no base64: the journal holds what clients sent.
  */
 public final class RoomSerializer extends SerializerWithStringManifest {
-  private final akka.actor.typed.ActorRefResolver refs;
+  private final ActorRefResolver refs;
 
-  public RoomSerializer(akka.actor.ExtendedActorSystem system) {
-    this.refs = akka.actor.typed.ActorRefResolver.get(akka.actor.typed.javadsl.Adapter.toTyped(system));
+  public RoomSerializer(ExtendedActorSystem system) {
+    this.refs = ActorRefResolver.get(Adapter.toTyped(system));
   }
 
   private static final byte VERSION = 1;
@@ -101,22 +114,22 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof Room.UpdateApplied u) payload = u.update();
     else if (o instanceof Room.Compacted) payload = new byte[0];
     else if (o instanceof Room.Snapshot s) payload = snapshot(s);
-    else if (o instanceof Room.WebhookDelivered w) payload = java.nio.ByteBuffer.allocate(8).putLong(w.updates()).array();
-    else if (o instanceof Room.BackupLoaded l) payload = java.nio.ByteBuffer.allocate(8 + l.state().length).putLong(l.updates()).put(l.state()).array();
-    else if (o instanceof Room.BackupConfirmed c) payload = java.nio.ByteBuffer.allocate(8).putLong(c.updates()).array();
+    else if (o instanceof Room.WebhookDelivered w) payload = ByteBuffer.allocate(8).putLong(w.updates()).array();
+    else if (o instanceof Room.BackupLoaded l) payload = ByteBuffer.allocate(8 + l.state().length).putLong(l.updates()).put(l.state()).array();
+    else if (o instanceof Room.BackupConfirmed c) payload = ByteBuffer.allocate(8).putLong(c.updates()).array();
     else if (o instanceof Room.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
     else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
     else if (o instanceof Room.FromClient f) payload = concat(idAndCount(f.connectionId(), f.coalesced()), clientFrame(f.message()));
     else if (o instanceof Room.Ack) payload = new byte[0];
     else if (o instanceof Room.Rejoin r) payload = r.stateVector();
     else if (o instanceof Room.ReadUpdate r) {
-      dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+      Lib0Encoder e = new Lib0Encoder();
       e.writeVarString(refs.toSerializationFormat(r.replyTo()));
       e.writeVarUint(r.stateVector() == null ? 0 : 1);
       e.writeVarBytes(r.stateVector() == null ? new byte[0] : r.stateVector());
       payload = e.toByteArray();
     } else if (o instanceof Room.ReadJson r) {
-      dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+      Lib0Encoder e = new Lib0Encoder();
       e.writeVarString(refs.toSerializationFormat(r.replyTo()));
       e.writeVarUint(r.roots().size());
       r.roots().forEach((kind, names) -> {
@@ -128,23 +141,23 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     } else if (o instanceof Room.ApplyUpdate a) {
       payload = concat(strings(refs.toSerializationFormat(a.replyTo())), a.update());
     } else if (o instanceof Room.DocumentData d) payload = d.data();
-    else if (o instanceof Room.UpdateJournaled j) payload = java.nio.ByteBuffer.allocate(8).putLong(j.updates()).array();
+    else if (o instanceof Room.UpdateJournaled j) payload = ByteBuffer.allocate(8).putLong(j.updates()).array();
     else if (o instanceof Room.UpdateRefused r) payload = strings(Integer.toString(r.status()), r.code(), r.message());
     else if (o instanceof Room.Send snd) payload = snd.frame();
     else if (o instanceof Room.Joined jd) payload = strings(refs.toSerializationFormat(jd.room()));
     else if (o instanceof Room.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
-    else if (o instanceof Room.NotificationAccepted a) payload = java.nio.ByteBuffer.allocate(8).putLong(a.updates()).array();
-    else if (o instanceof Room.NotificationDelivered d) payload = java.nio.ByteBuffer.allocate(8).putLong(d.updates()).array();
+    else if (o instanceof Room.NotificationAccepted a) payload = ByteBuffer.allocate(8).putLong(a.updates()).array();
+    else if (o instanceof Room.NotificationDelivered d) payload = ByteBuffer.allocate(8).putLong(d.updates()).array();
     else if (o instanceof WebhookOutbox.Deliver d) {
-      dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+      Lib0Encoder e = new Lib0Encoder();
       e.writeVarString(refs.toSerializationFormat(d.room()));
-      payload = concat(e.toByteArray(), java.nio.ByteBuffer.allocate(8 + d.stateVector().length).putLong(d.updates()).put(d.stateVector()).array());
+      payload = concat(e.toByteArray(), ByteBuffer.allocate(8 + d.stateVector().length).putLong(d.updates()).put(d.stateVector()).array());
     } else if (o instanceof WebhookOutbox.Resume || o instanceof WebhookOutbox.Stop) payload = new byte[0];
-    else if (o instanceof WebhookOutbox.Owed w) payload = java.nio.ByteBuffer.allocate(8 + w.stateVector().length).putLong(w.updates()).put(w.stateVector()).array();
-    else if (o instanceof WebhookOutbox.Delivered d) payload = java.nio.ByteBuffer.allocate(8).putLong(d.updates()).array();
+    else if (o instanceof WebhookOutbox.Owed w) payload = ByteBuffer.allocate(8 + w.stateVector().length).putLong(w.updates()).put(w.stateVector()).array();
+    else if (o instanceof WebhookOutbox.Delivered d) payload = ByteBuffer.allocate(8).putLong(d.updates()).array();
     else if (o instanceof WebhookOutbox.State st) {
       // owed count (8), delivered count (8), then the owed state vector
-      payload = java.nio.ByteBuffer.allocate(16 + st.stateVector().length).putLong(st.owedUpdates()).putLong(st.deliveredUpdates())
+      payload = ByteBuffer.allocate(16 + st.stateVector().length).putLong(st.owedUpdates()).putLong(st.deliveredUpdates())
           .put(st.stateVector()).array();
     }
     else throw new IllegalArgumentException("cannot serialize " + o.getClass());
@@ -155,13 +168,13 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   }
 
   private static byte[] strings(String... values) {
-    dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+    Lib0Encoder e = new Lib0Encoder();
     for (String v : values) e.writeVarString(v);
     return e.toByteArray();
   }
 
   private static byte[] idAndCount(String id, int count) {
-    dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
+    Lib0Encoder e = new Lib0Encoder();
     e.writeVarString(id);
     e.writeVarUint(count);
     return e.toByteArray();
@@ -174,29 +187,29 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   }
 
   /** A decoded client message back in its wire form (the decoder reads it again on the room's node). */
-  private static byte[] clientFrame(dev.ripple.collab.protocol.SyncProtocol.ClientMessage m) {
-    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.SyncStep1 s1) return dev.ripple.collab.protocol.SyncProtocol.syncStep1(s1.stateVector());
-    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.SyncUpdate u) {
-      return u.step2() ? dev.ripple.collab.protocol.SyncProtocol.syncStep2(u.update()) : dev.ripple.collab.protocol.SyncProtocol.update(u.update());
+  private static byte[] clientFrame(SyncProtocol.ClientMessage m) {
+    if (m instanceof SyncProtocol.SyncStep1 s1) return SyncProtocol.syncStep1(s1.stateVector());
+    if (m instanceof SyncProtocol.SyncUpdate u) {
+      return u.step2() ? SyncProtocol.syncStep2(u.update()) : SyncProtocol.update(u.update());
     }
-    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.AwarenessUpdate a) return dev.ripple.collab.protocol.SyncProtocol.awareness(a.update());
-    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.SavedRequest s) return s.frame();
-    if (m instanceof dev.ripple.collab.protocol.SyncProtocol.QueryAwareness) return new byte[] {dev.ripple.collab.protocol.SyncProtocol.MESSAGE_QUERY_AWARENESS};
-    dev.ripple.collab.yjs.Lib0Encoder e = new dev.ripple.collab.yjs.Lib0Encoder();
-    e.writeVarUint(((dev.ripple.collab.protocol.SyncProtocol.Ignored) m).type());
+    if (m instanceof SyncProtocol.AwarenessUpdate a) return SyncProtocol.awareness(a.update());
+    if (m instanceof SyncProtocol.SavedRequest s) return s.frame();
+    if (m instanceof SyncProtocol.QueryAwareness) return new byte[] {SyncProtocol.MESSAGE_QUERY_AWARENESS};
+    Lib0Encoder e = new Lib0Encoder();
+    e.writeVarUint(((SyncProtocol.Ignored) m).type());
     return e.toByteArray();
   }
 
   /** Snapshot payload: updates (8 bytes), saved updates (8), notified updates (8), loaded flag (1), then the document state. */
   private static byte[] snapshot(Room.Snapshot s) {
-    return java.nio.ByteBuffer.allocate(25 + s.state().length).putLong(s.updates()).putLong(s.savedUpdates())
+    return ByteBuffer.allocate(25 + s.state().length).putLong(s.updates()).putLong(s.savedUpdates())
         .putLong(s.notifiedUpdates()).put((byte) (s.loaded() ? 1 : 0)).put(s.state()).array();
   }
 
   private static Room.Snapshot snapshot(byte[] payload, boolean withNotified) throws NotSerializableException {
     int header = withNotified ? 25 : 17;
     if (payload.length < header) throw new NotSerializableException("room snapshot too short");
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+    ByteBuffer b = ByteBuffer.wrap(payload);
     long updates = b.getLong();
     long saved = b.getLong();
     long notified = withNotified ? b.getLong() : updates; // before webhooks nothing was owed
@@ -207,7 +220,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   /** The 8-byte count at the start of a payload. */
   private static long count(byte[] payload, String manifest) throws NotSerializableException {
     if (payload.length < 8) throw new NotSerializableException("payload of " + manifest + " too short");
-    return java.nio.ByteBuffer.wrap(payload).getLong();
+    return ByteBuffer.wrap(payload).getLong();
   }
 
   /**
@@ -222,7 +235,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
       return read(bytes, manifest);
     } catch (NotSerializableException | RuntimeException e) {
       NotSerializableException refused = new NotSerializableException("malformed room message "
-          + dev.ripple.collab.protocol.LogSafe.of(manifest) + " (" + bytes.length + " bytes): " + e.getMessage());
+          + LogSafe.of(manifest) + " (" + bytes.length + " bytes): " + e.getMessage());
       refused.initCause(e);
       throw refused;
     }
@@ -238,74 +251,74 @@ public final class RoomSerializer extends SerializerWithStringManifest {
       case COMPACTED -> new Room.Compacted();
       case SNAPSHOT -> snapshot(payload, true);
       case SNAPSHOT_V1 -> snapshot(payload, false);
-      case WEBHOOK_DELIVERED -> new Room.WebhookDelivered(java.nio.ByteBuffer.wrap(payload).getLong());
+      case WEBHOOK_DELIVERED -> new Room.WebhookDelivered(ByteBuffer.wrap(payload).getLong());
       case LOADED_V1 -> new Room.BackupLoaded(payload, 0);
       case LOADED -> {
         if (payload.length < 8) throw new NotSerializableException("room backup-loaded event too short");
-        yield new Room.BackupLoaded(Arrays.copyOfRange(payload, 8, payload.length), java.nio.ByteBuffer.wrap(payload).getLong());
+        yield new Room.BackupLoaded(Arrays.copyOfRange(payload, 8, payload.length), ByteBuffer.wrap(payload).getLong());
       }
-      case CONFIRMED -> new Room.BackupConfirmed(java.nio.ByteBuffer.wrap(payload).getLong());
+      case CONFIRMED -> new Room.BackupConfirmed(ByteBuffer.wrap(payload).getLong());
       case JOIN -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        Lib0Decoder d = new Lib0Decoder(payload);
         String id = d.readVarString();
-        akka.actor.typed.ActorRef<Room.Outbound> session = refs.resolveActorRef(d.readVarString());
+        ActorRef<Room.Outbound> session = refs.resolveActorRef(d.readVarString());
         yield new Room.Join(id, session, d.readVarString().equals("r"));
       }
-      case LEAVE -> new Room.Leave(new dev.ripple.collab.yjs.Lib0Decoder(payload).readVarString());
+      case LEAVE -> new Room.Leave(new Lib0Decoder(payload).readVarString());
       case FROM_CLIENT, FROM_CLIENT_SINGLE -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        Lib0Decoder d = new Lib0Decoder(payload);
         String id = d.readVarString();
         // a count only for metrics: at least the one message it is
         int count = manifest.equals(FROM_CLIENT) ? (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.readVarUint())) : 1;
-        yield new Room.FromClient(id, dev.ripple.collab.protocol.SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
+        yield new Room.FromClient(id, SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
       }
       case ACK -> Room.Ack.INSTANCE;
       case REJOIN -> new Room.Rejoin(payload);
       case READ_UPDATE -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
-        akka.actor.typed.ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        Lib0Decoder d = new Lib0Decoder(payload);
+        ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
         boolean diff = d.readVarUint() == 1;
         byte[] sv = d.readVarBytes();
         yield new Room.ReadUpdate(diff ? sv : null, replyTo);
       }
       case READ_JSON -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
-        akka.actor.typed.ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
-        java.util.Map<String, java.util.List<String>> roots = new java.util.LinkedHashMap<>();
+        Lib0Decoder d = new Lib0Decoder(payload);
+        ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        Map<String, List<String>> roots = new LinkedHashMap<>();
         long kinds = d.readVarUint();
         for (long k = 0; k < kinds; k++) {
           String kind = d.readVarString();
           long n = d.readVarUint();
-          java.util.List<String> names = new java.util.ArrayList<>();
+          List<String> names = new ArrayList<>();
           for (long i = 0; i < n; i++) names.add(d.readVarString());
           roots.put(kind, names);
         }
         yield new Room.ReadJson(roots, replyTo);
       }
       case APPLY_UPDATE -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
-        akka.actor.typed.ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        Lib0Decoder d = new Lib0Decoder(payload);
+        ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
         yield new Room.ApplyUpdate(Arrays.copyOfRange(payload, d.pos(), payload.length), replyTo);
       }
       case DOCUMENT_DATA -> new Room.DocumentData(payload);
-      case UPDATE_JOURNALED -> new Room.UpdateJournaled(java.nio.ByteBuffer.wrap(payload).getLong());
+      case UPDATE_JOURNALED -> new Room.UpdateJournaled(ByteBuffer.wrap(payload).getLong());
       case UPDATE_REFUSED -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        Lib0Decoder d = new Lib0Decoder(payload);
         int status = Integer.parseInt(d.readVarString());
         yield new Room.UpdateRefused(status, d.readVarString(), d.readVarString());
       }
       case SEND -> new Room.Send(payload);
-      case JOINED -> new Room.Joined(refs.resolveActorRef(new dev.ripple.collab.yjs.Lib0Decoder(payload).readVarString()));
+      case JOINED -> new Room.Joined(refs.resolveActorRef(new Lib0Decoder(payload).readVarString()));
       case CLOSE -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
+        Lib0Decoder d = new Lib0Decoder(payload);
         int code = Integer.parseInt(d.readVarString());
         yield new Room.Close(code, d.readVarString());
       }
       case NOTIFICATION_ACCEPTED -> new Room.NotificationAccepted(count(payload, manifest));
       case NOTIFICATION_DELIVERED -> new Room.NotificationDelivered(count(payload, manifest));
       case OUTBOX_DELIVER -> {
-        dev.ripple.collab.yjs.Lib0Decoder d = new dev.ripple.collab.yjs.Lib0Decoder(payload);
-        akka.actor.typed.ActorRef<Room.Command> room = refs.resolveActorRef(d.readVarString());
+        Lib0Decoder d = new Lib0Decoder(payload);
+        ActorRef<Room.Command> room = refs.resolveActorRef(d.readVarString());
         byte[] rest = Arrays.copyOfRange(payload, d.pos(), payload.length);
         yield new WebhookOutbox.Deliver(count(rest, manifest), Arrays.copyOfRange(rest, 8, rest.length), room);
       }
@@ -315,7 +328,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
       case OUTBOX_DELIVERED -> new WebhookOutbox.Delivered(count(payload, manifest));
       case OUTBOX_STATE -> {
         if (payload.length < 16) throw new NotSerializableException("webhook outbox snapshot too short");
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+        ByteBuffer b = ByteBuffer.wrap(payload);
         long owed = b.getLong();
         long delivered = b.getLong();
         yield new WebhookOutbox.State(owed, Arrays.copyOfRange(payload, 16, payload.length), delivered);

@@ -19,6 +19,7 @@ import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import akka.persistence.typed.javadsl.SignalHandler;
 import java.time.Duration;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -233,7 +234,7 @@ public final class WebhookOutbox extends EventSourcedBehavior<WebhookOutbox.Comm
   }
 
   private static String describe(Throwable t) {
-    Throwable c = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     return c.getMessage() != null ? c.getMessage() : c.toString();
   }
 

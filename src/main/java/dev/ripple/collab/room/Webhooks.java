@@ -2,18 +2,19 @@ package dev.ripple.collab.room;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.typesafe.config.Config;
-import java.net.URI;
+import dev.ripple.collab.config.WebhookSettings;
+import java.net.ConnectException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
+import java.security.GeneralSecurityException;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.HexFormat;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -35,39 +36,6 @@ public final class Webhooks {
   public static final String SIGNATURE_HEADER = "X-Ripple-Signature-256";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /**
-   * Where and how: debounce after a change, at most max-delay while changes continue, retries with
-   * backoff, and how long a room's {@link WebhookOutbox} stays up with nothing owed.
-   */
-  public record Settings(URI url, byte[] secret, Duration debounce, Duration maxDelay, Duration requestTimeout,
-      Duration retryInitial, Duration retryMax, Duration outboxIdle) {
-    /** Empty when no URL is configured: webhooks are off. */
-    public static Optional<Settings> from(Config ripple) {
-      String url = ripple.hasPath("webhook.url") ? ripple.getString("webhook.url").strip() : "";
-      if (url.isEmpty()) return Optional.empty();
-      String secret = ripple.hasPath("webhook.secret") ? ripple.getString("webhook.secret").strip() : "";
-      // a key of its own: every receiver holds it, and none should hold the Convex credential
-      if (secret.isEmpty()) {
-        throw new IllegalStateException("COLLAB_WEBHOOK_URL (ripple.webhook.url) is set but COLLAB_WEBHOOK_SECRET"
-            + " (ripple.webhook.secret) is not: webhook events must be signed with a key of their own (PARTYKIT_SECRET is"
-            + " not used for it); set COLLAB_WEBHOOK_SECRET, e.g. to the output of `openssl rand -hex 32`");
-      }
-      String convexSecret = ripple.hasPath("convex.secret") ? ripple.getString("convex.secret").strip() : "";
-      if (secret.equals(convexSecret)) {
-        throw new IllegalStateException("COLLAB_WEBHOOK_SECRET equals PARTYKIT_SECRET: every webhook receiver would hold the"
-            + " Convex credential; give the webhooks a key of their own");
-      }
-      URI uri = URI.create(url);
-      if (!"http".equalsIgnoreCase(uri.getScheme()) && !"https".equalsIgnoreCase(uri.getScheme())) {
-        throw new IllegalStateException("COLLAB_WEBHOOK_URL must be an http(s) URL, not " + url);
-      }
-      return Optional.of(new Settings(uri, secret.getBytes(StandardCharsets.UTF_8), ripple.getDuration("webhook.debounce"),
-          ripple.getDuration("webhook.max-delay"), ripple.getDuration("webhook.request-timeout"),
-          ripple.getDuration("webhook.retry-initial"), ripple.getDuration("webhook.retry-max"),
-          ripple.getDuration("webhook.outbox-idle")));
-    }
-  }
-
   /** A refused delivery: the endpoint answered with a status other than 2xx. */
   public static final class DeliveryException extends RuntimeException {
     public DeliveryException(String message) {
@@ -75,15 +43,15 @@ public final class Webhooks {
     }
   }
 
-  private final Settings settings;
+  private final WebhookSettings settings;
   private final HttpClient http;
 
-  public Webhooks(Settings settings, Executor executor) {
+  public Webhooks(WebhookSettings settings, Executor executor) {
     this.settings = settings;
     this.http = HttpClient.newBuilder().executor(executor).connectTimeout(settings.requestTimeout()).build();
   }
 
-  public Settings settings() {
+  public WebhookSettings settings() {
     return settings;
   }
 
@@ -105,7 +73,7 @@ public final class Webhooks {
       Mac mac = Mac.getInstance("HmacSHA256");
       mac.init(new SecretKeySpec(secret, "HmacSHA256"));
       return "sha256=" + HexFormat.of().formatHex(mac.doFinal(body));
-    } catch (java.security.GeneralSecurityException e) {
+    } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
     }
   }
@@ -130,10 +98,10 @@ public final class Webhooks {
     return bounded.handle((r, error) -> {
       if (error != null) {
         sent.cancel(true);
-        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
-        throw new DeliveryException(cause instanceof TimeoutException || cause instanceof java.net.http.HttpTimeoutException
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        throw new DeliveryException(cause instanceof TimeoutException || cause instanceof HttpTimeoutException
             ? "webhook endpoint gave no complete answer within " + millis + " ms"
-            : cause instanceof java.net.ConnectException ? "cannot connect to the webhook endpoint " + settings.url()
+            : cause instanceof ConnectException ? "cannot connect to the webhook endpoint " + settings.url()
             : "webhook delivery failed: " + cause);
       }
       if (r.statusCode() / 100 != 2) throw new DeliveryException("webhook endpoint answered HTTP " + r.statusCode());

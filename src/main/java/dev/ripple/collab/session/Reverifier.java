@@ -6,6 +6,11 @@ import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.room.Room;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,11 +35,11 @@ public final class Reverifier {
   /** One round: asks about every authenticated connection, closes those no longer allowed. */
   static void checkAll(SessionRegistry sessions, Authenticator authenticator) {
     // one question per (token, room): the tabs of one user, and reconnects, share it
-    java.util.Map<java.util.List<String>, java.util.List<SessionRegistry.Authenticated>> byToken = new java.util.HashMap<>();
+    Map<List<String>, List<SessionRegistry.Authenticated>> byToken = new HashMap<>();
     for (SessionRegistry.Authenticated a : sessions.authenticated()) {
-      byToken.computeIfAbsent(java.util.List.of(a.credentials().token(), a.roomId()), k -> new java.util.ArrayList<>()).add(a);
+      byToken.computeIfAbsent(List.of(a.credentials().token(), a.roomId()), k -> new ArrayList<>()).add(a);
     }
-    for (java.util.List<SessionRegistry.Authenticated> group : byToken.values()) {
+    for (List<SessionRegistry.Authenticated> group : byToken.values()) {
       SessionRegistry.Authenticated first = group.get(0);
       authenticator.verify(first.credentials().token(), first.roomId(), first.credentials().clientAddress()).thenAccept(result -> {
         for (SessionRegistry.Authenticated a : group) {
@@ -57,7 +62,7 @@ public final class Reverifier {
       return new Room.Close(CloseCodes.FORBIDDEN, "access to this room revoked: " + d.message());
     }
     if (result instanceof AuthResult.Allowed allowed && allowed.access() != c.access()) {
-      return new Room.Close(CloseCodes.FORBIDDEN, "access changed to " + allowed.access().name().toLowerCase(java.util.Locale.ROOT)
+      return new Room.Close(CloseCodes.FORBIDDEN, "access changed to " + allowed.access().name().toLowerCase(Locale.ROOT)
           + ": reconnect");
     }
     return null;

@@ -16,7 +16,7 @@ import akka.stream.stage.GraphStage;
 import akka.stream.stage.GraphStageLogic;
 import akka.stream.stage.GraphStageLogic.StageActor;
 import akka.stream.stage.TimerGraphStageLogic;
-import dev.ripple.collab.Settings;
+import dev.ripple.collab.config.Settings;
 import dev.ripple.collab.protocol.BatchAssembler;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.Presence;

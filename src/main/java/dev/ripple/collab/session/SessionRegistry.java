@@ -1,43 +1,48 @@
 package dev.ripple.collab.session;
 
 import akka.actor.typed.ActorRef;
+import dev.ripple.collab.auth.Access;
+import dev.ripple.collab.protocol.InboundBudget;
 import dev.ripple.collab.room.Room;
+import java.util.Collection;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** The open connections of this node, so that shutdown can close each with a code its client understands. */
 public final class SessionRegistry {
   private final Set<ActorRef<Room.Outbound>> open = ConcurrentHashMap.newKeySet();
 
-  private final java.util.concurrent.atomic.AtomicLong gauge;
+  private final AtomicLong gauge;
 
-  private final dev.ripple.collab.protocol.InboundBudget inbound;
+  private final InboundBudget inbound;
 
   public SessionRegistry() {
-    this(new java.util.concurrent.atomic.AtomicLong());
+    this(new AtomicLong());
   }
 
   /** @param gauge kept equal to the number of open connections (the metrics' connections gauge) */
-  public SessionRegistry(java.util.concurrent.atomic.AtomicLong gauge) {
-    this(gauge, dev.ripple.collab.protocol.InboundBudget.UNLIMITED);
+  public SessionRegistry(AtomicLong gauge) {
+    this(gauge, InboundBudget.UNLIMITED);
   }
 
   /** @param inbound the node's budget for bytes of client messages still arriving, shared by its connections */
-  public SessionRegistry(java.util.concurrent.atomic.AtomicLong gauge, dev.ripple.collab.protocol.InboundBudget inbound) {
+  public SessionRegistry(AtomicLong gauge, InboundBudget inbound) {
     this.gauge = gauge;
     this.inbound = inbound;
   }
 
-  public dev.ripple.collab.protocol.InboundBudget inbound() {
+  public InboundBudget inbound() {
     return inbound;
   }
 
   /** Open connections per room on this node: what the upgrade is refused on when a room is full. */
-  private final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicInteger> perRoom =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, AtomicInteger> perRoom =
+      new ConcurrentHashMap<>();
 
   /** What a connection was let in with, for re-verification: its token and address, the access it got. */
-  public record Credentials(String token, String clientAddress, dev.ripple.collab.auth.Access access) {}
+  public record Credentials(String token, String clientAddress, Access access) {}
 
   /** An open connection with its credentials: what {@link Reverifier} checks again now and then. */
   public record Authenticated(String roomId, String connectionId, Credentials credentials, ActorRef<Room.Outbound> session) {}
@@ -52,14 +57,14 @@ public final class SessionRegistry {
   }
 
   /** The open connections that came in with credentials. */
-  public java.util.Collection<Authenticated> authenticated() {
+  public Collection<Authenticated> authenticated() {
     return authenticated.values();
   }
 
   void add(String roomId, String connectionId, ActorRef<Room.Outbound> session) {
     if (open.add(session)) {
       gauge.incrementAndGet();
-      perRoom.computeIfAbsent(roomId, r -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+      perRoom.computeIfAbsent(roomId, r -> new AtomicInteger()).incrementAndGet();
       Credentials credentials = expected.remove(connectionId);
       if (credentials != null) authenticated.put(connectionId, new Authenticated(roomId, connectionId, credentials, session));
     }
@@ -76,7 +81,7 @@ public final class SessionRegistry {
 
   /** Open connections of {@code roomId} on this node. */
   public int count(String roomId) {
-    java.util.concurrent.atomic.AtomicInteger n = perRoom.get(roomId);
+    AtomicInteger n = perRoom.get(roomId);
     return n == null ? 0 : n.get();
   }
 

@@ -6,12 +6,15 @@ import akka.actor.typed.javadsl.Adapter;
 import akka.event.Logging;
 import akka.http.impl.engine.ws.FrameEvent$;
 import akka.http.impl.engine.ws.FrameHandler;
+import akka.http.impl.engine.ws.Protocol;
 import akka.http.impl.engine.ws.UpgradeToWebSocketLowLevel;
 import akka.http.impl.engine.ws.WebSocket$;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.ws.WebSocketUpgrade;
 import akka.http.scaladsl.settings.ServerSettings;
 import akka.http.scaladsl.settings.WebSocketSettings;
+import akka.stream.scaladsl.BidiFlow;
+import akka.stream.scaladsl.Flow;
 import akka.util.ByteString;
 import akka.util.ByteStringBuilder;
 import dev.ripple.collab.protocol.BatchAssembler;
@@ -19,6 +22,7 @@ import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.InboundBudget;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.room.Room;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import scala.Option;
@@ -56,7 +60,7 @@ public final class WebSocketFrames {
     }
   }
 
-  private final akka.stream.scaladsl.BidiFlow<Object, Object, Object, Object, NotUsed> lower;
+  private final BidiFlow<Object, Object, Object, Object, NotUsed> lower;
   private final long maxMessageBytes;
   private final InboundBudget budget;
 
@@ -73,15 +77,15 @@ public final class WebSocketFrames {
     this.budget = budget;
     WebSocketSettings ws = ((ServerSettings) ServerSettings.apply(Adapter.toClassic(system))).websocketSettings();
     WebSocket$ stack = WebSocket$.MODULE$;
-    this.lower = ((akka.stream.scaladsl.BidiFlow) stack.masking(true, ws.randomFactory()))
-        .atop((akka.stream.scaladsl.BidiFlow) stack.frameHandling(true, CLOSE_TIMEOUT, Logging.getLogger(Adapter.toClassic(system), WebSocketFrames.class)))
-        .atop((akka.stream.scaladsl.BidiFlow) stack.periodicKeepAlive(ws));
+    this.lower = ((BidiFlow) stack.masking(true, ws.randomFactory()))
+        .atop((BidiFlow) stack.frameHandling(true, CLOSE_TIMEOUT, Logging.getLogger(Adapter.toClassic(system), WebSocketFrames.class)))
+        .atop((BidiFlow) stack.periodicKeepAlive(ws));
   }
 
   /** Upgrades to a WebSocket whose messages {@code session} handles (made with {@link #wire()}). */
   @SuppressWarnings({"unchecked", "rawtypes"})
   public HttpResponse upgrade(WebSocketUpgrade upgrade, Session session) {
-    akka.stream.scaladsl.Flow frames = (akka.stream.scaladsl.Flow) lower.join(session);
+    Flow frames = (Flow) lower.join(session);
     return ((UpgradeToWebSocketLowLevel) upgrade).handleFrames(frames, Option.empty());
   }
 
@@ -113,13 +117,13 @@ public final class WebSocketFrames {
     @Override
     public Object render(Room.Outbound out) {
       if (out instanceof Room.Send send) {
-        return FrameEvent$.MODULE$.fullFrame((akka.http.impl.engine.ws.Protocol.Opcode) BINARY, Option.empty(),
+        return FrameEvent$.MODULE$.fullFrame((Protocol.Opcode) BINARY, Option.empty(),
             ByteString.fromArrayUnsafe(send.frame()), true, false, false, false);
       }
       Room.Close close = (Room.Close) out;
       String reason = close.reason() == null ? "" : close.reason();
       // a close frame's reason is at most 123 bytes of UTF-8
-      while (reason.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 123) reason = reason.substring(0, reason.length() - 1);
+      while (reason.getBytes(StandardCharsets.UTF_8).length > 123) reason = reason.substring(0, reason.length() - 1);
       return new FrameHandler.ActivelyCloseWithCode(Option.apply((Object) close.code()), reason);
     }
 

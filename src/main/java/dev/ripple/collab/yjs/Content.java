@@ -1,6 +1,7 @@
 package dev.ripple.collab.yjs;
 
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -311,9 +312,9 @@ public abstract sealed class Content
     }
 
     /** The type's list items, then its current map values: the order yjs deletes them in. */
-    java.util.Iterator<Item> children() {
-      java.util.List<Item> mapValues = type.map == null ? java.util.List.of() : new ArrayList<>(type.map.values());
-      return new java.util.Iterator<>() {
+    Iterator<Item> children() {
+      List<Item> mapValues = type.map == null ? List.of() : new ArrayList<>(type.map.values());
+      return new Iterator<>() {
         Item next = type.start;
         int m;
 
@@ -333,7 +334,7 @@ public abstract sealed class Content
     }
 
     /** Every item of a type: its list, and for each key the whole chain of values (current and overwritten). */
-    static java.util.Iterator<Item> allItems(YType type) {
+    static Iterator<Item> allItems(YType type) {
       List<Item> all = new ArrayList<>();
       for (Item i = type.start; i != null; i = i.right) all.add(i);
       if (type.map != null) {

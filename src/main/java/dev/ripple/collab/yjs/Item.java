@@ -1,6 +1,8 @@
 package dev.ripple.collab.yjs;
 
+import java.util.ArrayDeque;
 import java.util.HashSet;
+import java.util.Iterator;
 
 /**
  * A run of content inserted by one client, placed in its parent's list between {@code left} and
@@ -221,10 +223,10 @@ public final class Item extends Struct {
     if (deleted()) return;
     markDeletedIn(t);
     if (!(content instanceof Content.Type root)) return;
-    java.util.ArrayDeque<java.util.Iterator<Item>> stack = new java.util.ArrayDeque<>();
+    ArrayDeque<Iterator<Item>> stack = new ArrayDeque<>();
     stack.push(root.children());
     while (!stack.isEmpty()) {
-      java.util.Iterator<Item> it = stack.peek();
+      Iterator<Item> it = stack.peek();
       if (!it.hasNext()) {
         stack.pop();
         continue;
@@ -252,11 +254,11 @@ public final class Item extends Struct {
   void gc(StructStore store, boolean parentCollected) {
     if (!deleted()) throw new IllegalStateException("gc of an item that is not deleted");
     if (content instanceof Content.Type root) {
-      java.util.ArrayDeque<YType> types = new java.util.ArrayDeque<>();
+      ArrayDeque<YType> types = new ArrayDeque<>();
       types.push(root.type);
       while (!types.isEmpty()) {
         YType type = types.pop();
-        for (java.util.Iterator<Item> it = Content.Type.allItems(type); it.hasNext(); ) {
+        for (Iterator<Item> it = Content.Type.allItems(type); it.hasNext(); ) {
           Item child = it.next();
           if (!child.deleted()) throw new IllegalStateException("gc of an item that is not deleted");
           if (child.content instanceof Content.Type ct) types.push(ct.type);

@@ -1,5 +1,7 @@
 package dev.ripple.collab.yjs;
 
+import java.util.Arrays;
+
 /**
  * Reads lib0's binary encoding (varUint, varInt, varString, Any) from a byte array. Every read is
  * bounds-checked and throws {@link UpdateFormatException} naming the offset; nothing is read past
@@ -109,7 +111,7 @@ public final class Lib0Decoder {
 
   public byte[] readVarBytes() {
     int n = checkedLength("byte array");
-    byte[] out = java.util.Arrays.copyOfRange(buf, pos, pos + n);
+    byte[] out = Arrays.copyOfRange(buf, pos, pos + n);
     pos += n;
     return out;
   }
@@ -159,8 +161,8 @@ public final class Lib0Decoder {
           if (n > 0) {
             depth++;
             if (depth == pending.length) {
-              pending = java.util.Arrays.copyOf(pending, depth * 2);
-              isObject = java.util.Arrays.copyOf(isObject, depth * 2);
+              pending = Arrays.copyOf(pending, depth * 2);
+              isObject = Arrays.copyOf(isObject, depth * 2);
             }
             pending[depth] = n;
             isObject[depth] = tag == 118;
@@ -178,6 +180,6 @@ public final class Lib0Decoder {
   public byte[] readAnyRaw() {
     int start = pos;
     skipAny();
-    return java.util.Arrays.copyOfRange(buf, start, pos);
+    return Arrays.copyOfRange(buf, start, pos);
   }
 }

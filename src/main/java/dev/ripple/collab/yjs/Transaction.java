@@ -1,6 +1,8 @@
 package dev.ripple.collab.yjs;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 
 /** What one {@code apply} changed: the deletes it made and the structs worth re-merging after it. */
 final class Transaction {
@@ -11,10 +13,10 @@ final class Transaction {
    * it touches are recorded: a document remembers every client that ever edited it (each browser
    * session is a new one), and a full state vector per update would cost time in all of them.
    */
-  final java.util.LinkedHashMap<Long, Long> before = new java.util.LinkedHashMap<>();
+  final LinkedHashMap<Long, Long> before = new LinkedHashMap<>();
   final ArrayList<Item> mergeStructs = new ArrayList<>();
   /** Types whose content this transaction changed (that existed before it), in order of first change. */
-  final java.util.LinkedHashSet<YType> changed = new java.util.LinkedHashSet<>();
+  final LinkedHashSet<YType> changed = new LinkedHashSet<>();
 
   Transaction(StructStore store) {
     this.store = store;

@@ -1,5 +1,7 @@
 package dev.ripple.collab.yjs;
 
+import java.nio.charset.StandardCharsets;
+
 /**
  * UTF-8 as the WHATWG Encoding standard (and so JavaScript's TextEncoder/TextDecoder) defines it.
  * Java's own encoder writes '?' for a lone surrogate where JavaScript writes U+FFFD (EF BF BD), and
@@ -107,7 +109,7 @@ public final class Utf8 {
       i += need + 1;
     }
     // well-formed: the JDK's decoder yields the same UTF-16 as TextDecoder
-    return new String(b, off, len, java.nio.charset.StandardCharsets.UTF_8);
+    return new String(b, off, len, StandardCharsets.UTF_8);
   }
 
   /**
@@ -124,7 +126,7 @@ public final class Utf8 {
       }
     }
     if (ascii) {
-      return new String(b, off, len, java.nio.charset.StandardCharsets.ISO_8859_1);
+      return new String(b, off, len, StandardCharsets.ISO_8859_1);
     }
     StringBuilder sb = new StringBuilder(len);
     int i = off;

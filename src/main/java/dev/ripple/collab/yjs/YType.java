@@ -1,6 +1,8 @@
 package dev.ripple.collab.yjs;
 
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.Set;
 
 /**
  * A shared type as the server sees it: a list of items ({@link #start}) and a map from key to the
@@ -42,8 +44,8 @@ public final class YType {
     return map == null ? null : map.get(key);
   }
 
-  public java.util.Set<String> keys() {
-    return map == null ? java.util.Set.of() : java.util.Collections.unmodifiableSet(map.keySet());
+  public Set<String> keys() {
+    return map == null ? Set.of() : Collections.unmodifiableSet(map.keySet());
   }
 
   /** Nested texts are typed Y.Text/Y.XmlText objects in a yjs server; roots stay untyped there. */

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ripple.collab.Warmup;
+import dev.ripple.collab.node.WarmupTypist;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -57,7 +57,7 @@ class ArteryTlsProcessTest {
         String room = "doc-tls" + i;
         HttpResponse<String> w = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + nodes.get(0).httpPort
                 + "/api/rooms/" + room + "/update")).timeout(Duration.ofSeconds(15)).header("Content-Type", "application/octet-stream")
-            .POST(HttpRequest.BodyPublishers.ofByteArray(Warmup.typed(200 + i, 0, "z"))).build(), HttpResponse.BodyHandlers.ofString());
+            .POST(HttpRequest.BodyPublishers.ofByteArray(WarmupTypist.typed(200 + i, 0, "z"))).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, w.statusCode(), w.body());
         assertTrue(get(nodes.get(1).httpPort, "/api/rooms/" + room + "/json?text=t").body().contains("\"z\""), room);
       }

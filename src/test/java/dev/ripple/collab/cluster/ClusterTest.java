@@ -114,11 +114,11 @@ class ClusterTest {
   void aBurstSpreadOverTheNodesLosesNothing() throws Exception {
     List<Node> nodes = cluster.nodes();
     String ports = nodes.stream().map(n -> Integer.toString(n.httpPort())).collect(java.util.stream.Collectors.joining(","));
-    long droppedBefore = nodes.stream().mapToLong(n -> dev.ripple.collab.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();
+    long droppedBefore = nodes.stream().mapToLong(n -> dev.ripple.collab.metrics.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();
     String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "pressure.mjs", "burst", ports, "4", "12", "200", "5000"),
         NodeProcess.WORK.resolve("cluster-burst.log"), 400);
     assertTrue(out.contains("\"ok\":true"), out.substring(Math.max(0, out.length() - 3000)));
-    long droppedAfter = nodes.stream().mapToLong(n -> dev.ripple.collab.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();
+    long droppedAfter = nodes.stream().mapToLong(n -> dev.ripple.collab.metrics.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();
     assertEquals(droppedBefore, droppedAfter, "client messages dropped between nodes");
   }
 

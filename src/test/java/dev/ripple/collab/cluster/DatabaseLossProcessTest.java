@@ -3,7 +3,7 @@ package dev.ripple.collab.cluster;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ripple.collab.Warmup;
+import dev.ripple.collab.node.WarmupTypist;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -54,7 +54,7 @@ class DatabaseLossProcessTest {
       for (int i = 0; i < ROOMS; i++) {
         String room = "doc-db" + i;
         rooms.add(room);
-        HttpResponse<String> r = post(entry.httpPort, room, Warmup.typed(100 + i, 0, "a"));
+        HttpResponse<String> r = post(entry.httpPort, room, WarmupTypist.typed(100 + i, 0, "a"));
         assertTrue(r.statusCode() == 200, room + ": " + r.statusCode() + " " + r.body());
       }
       assertFalse(cluster.shardsOf(lost).isEmpty(), "none of the rooms lives on the node that will lose its database");
@@ -77,7 +77,7 @@ class DatabaseLossProcessTest {
           int i = rooms.indexOf(room);
           HttpResponse<String> r;
           try {
-            r = post(entry.httpPort, room, Warmup.typed(100 + i, 1, "b"));
+            r = post(entry.httpPort, room, WarmupTypist.typed(100 + i, 1, "b"));
           } catch (java.io.IOException e) {
             continue;
           }

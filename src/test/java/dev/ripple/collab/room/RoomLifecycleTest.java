@@ -14,7 +14,7 @@ import akka.persistence.testkit.PersistenceTestKitPlugin;
 import akka.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.ripple.collab.Settings;
+import dev.ripple.collab.config.Settings;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.YDoc;

@@ -10,7 +10,7 @@ import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.ripple.collab.Settings;
+import dev.ripple.collab.config.Settings;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.StateVectors;

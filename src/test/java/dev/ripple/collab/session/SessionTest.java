@@ -14,7 +14,7 @@ import akka.stream.javadsl.Sink;
 import akka.stream.javadsl.SinkQueueWithCancel;
 import akka.stream.javadsl.Source;
 import com.typesafe.config.ConfigFactory;
-import dev.ripple.collab.Settings;
+import dev.ripple.collab.config.Settings;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.room.Room;

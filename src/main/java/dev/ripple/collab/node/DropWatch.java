@@ -1,11 +1,14 @@
-package dev.ripple.collab;
+package dev.ripple.collab.node;
 
 import akka.actor.DeadLetter;
 import akka.actor.Dropped;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
-import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.Props;
 import akka.actor.typed.eventstream.EventStream;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.sharding.typed.ShardingEnvelope;
+import dev.ripple.collab.metrics.Metrics;
 import dev.ripple.collab.room.Room;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,7 +28,7 @@ public final class DropWatch {
   private DropWatch() {}
 
   public static void start(ActorSystem<?> system) {
-    system.systemActorOf(behavior(Metrics.get(system)), "ripple-drop-watch", akka.actor.typed.Props.empty());
+    system.systemActorOf(behavior(Metrics.get(system)), "ripple-drop-watch", Props.empty());
   }
 
   private static Behavior<Object> behavior(Metrics metrics) {
@@ -65,7 +68,7 @@ public final class DropWatch {
 
   /** Sharding envelopes carry the room's command. */
   private static Object unwrap(Object message) {
-    if (message instanceof akka.cluster.sharding.typed.ShardingEnvelope<?> e) return e.message();
+    if (message instanceof ShardingEnvelope<?> e) return e.message();
     return message;
   }
 }

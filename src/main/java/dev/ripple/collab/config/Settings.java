@@ -1,8 +1,10 @@
-package dev.ripple.collab;
+package dev.ripple.collab.config;
 
 import com.typesafe.config.Config;
+import dev.ripple.collab.protocol.Presence;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -64,9 +66,9 @@ public record Settings(
    * Presence limits as the protocol applies them. An update may hold the states of everyone in a room
    * (y-websocket's provider sends back every change it receives): connections per room x ids per connection.
    */
-  public dev.ripple.collab.protocol.Presence.Limits presenceLimits() {
+  public Presence.Limits presenceLimits() {
     long entries = (long) maxConnectionsPerRoom * presence.maxIdsPerConnection();
-    return new dev.ripple.collab.protocol.Presence.Limits(presence.maxIdsPerConnection(), presence.maxStateBytes(),
+    return new Presence.Limits(presence.maxIdsPerConnection(), presence.maxStateBytes(),
         (int) Math.min(Integer.MAX_VALUE, entries));
   }
 
@@ -86,7 +88,7 @@ public record Settings(
         c.getBytes("limits.outbound-queue-bytes"),
         c.getInt("limits.max-connections-per-room"),
         c.getBytes("limits.max-pending-bytes"),
-        PersistenceMode.valueOf(c.getString("persistence.mode").toUpperCase(java.util.Locale.ROOT)),
+        PersistenceMode.valueOf(c.getString("persistence.mode").toUpperCase(Locale.ROOT)),
         c.getBytes("persistence.history.max-bytes"),
         c.getLong("persistence.history.max-updates"),
         c.getInt("persistence.snapshot-every"),

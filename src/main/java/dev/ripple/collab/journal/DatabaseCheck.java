@@ -1,4 +1,4 @@
-package dev.ripple.collab.http;
+package dev.ripple.collab.journal;
 
 import akka.actor.ActorSystem;
 import com.typesafe.config.Config;
@@ -7,6 +7,7 @@ import java.sql.DriverManager;
 import java.sql.Statement;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -15,17 +16,11 @@ import java.util.function.Supplier;
  */
 public final class DatabaseCheck implements Supplier<CompletionStage<Boolean>> {
   private final Config db;
-  private final java.util.concurrent.Executor blocking;
+  private final Executor blocking;
 
   public DatabaseCheck(ActorSystem system) {
-    this.db = system.settings().config().getConfig("akka-persistence-jdbc.shared-databases.slick.db");
+    this.db = system.settings().config().getConfig(JournalDatabase.DB_CONFIG);
     this.blocking = system.dispatchers().lookup("akka.actor.default-blocking-io-dispatcher");
-  }
-
-  /** A plain JDBC connection to the database of {@code db} (the shared slick db config: url, user, password). */
-  public static Connection connect(Config db) throws java.sql.SQLException {
-    return DriverManager.getConnection(db.getString("url"), db.hasPath("user") ? db.getString("user") : null,
-        db.hasPath("password") ? db.getString("password") : null);
   }
 
   /** The last answer and when it was given: a flood of /ready asks the database at most once a second. */
@@ -47,7 +42,7 @@ public final class DatabaseCheck implements Supplier<CompletionStage<Boolean>> {
   private CompletableFuture<Boolean> ask() {
     return CompletableFuture.supplyAsync(() -> {
       DriverManager.setLoginTimeout(3);
-      try (Connection c = connect(db); Statement s = c.createStatement()) {
+      try (Connection c = JournalDatabase.connect(db); Statement s = c.createStatement()) {
         s.setQueryTimeout(3);
         return s.execute("SELECT 1");
       } catch (Exception e) {

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.node;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -190,7 +190,7 @@ class DeadlineSchedulerTest {
   @Test
   void anActorSystemRunsItsTimersOnIt() throws Exception {
     ActorSystem system = ActorSystem.create("deadline", ConfigFactory.parseString(
-        "akka.scheduler.implementation = \"dev.ripple.collab.DeadlineScheduler\"\nakka.actor.provider = local")
+        "akka.scheduler.implementation = \"dev.ripple.collab.node.DeadlineScheduler\"\nakka.actor.provider = local")
         .withFallback(ConfigFactory.defaultReference()));
     try {
       assertTrue(system.scheduler() instanceof DeadlineScheduler);

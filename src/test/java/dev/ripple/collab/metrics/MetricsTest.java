@@ -1,5 +1,7 @@
-package dev.ripple.collab;
+package dev.ripple.collab.metrics;
 
+
+import static dev.ripple.collab.testkit.PrometheusText.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -39,15 +41,15 @@ class MetricsTest {
   @Test
   void countersAndHistogramsReadTheNodesCounts() {
     Metrics m = Metrics.get(KIT.system());
-    double before = ServerEndToEndTest.sample(m.render(), "ripple_updates_applied_total");
+    double before = sample(m.render(), "ripple_updates_applied_total");
     m.updatesApplied.add(3);
     m.backupSavesFailed.increment();
     m.journalWriteSeconds.observeNanos(3_000_000); // 3 ms: in the 5 ms bucket, not the 2.5 ms one
     String body = m.render();
-    assertEquals(before + 3, ServerEndToEndTest.sample(body, "ripple_updates_applied_total"), body);
-    assertTrue(ServerEndToEndTest.sample(body, "ripple_backup_saves_total{result=\"failed\"}") >= 1, body);
-    assertEquals(ServerEndToEndTest.sample(body, "ripple_journal_write_seconds_bucket{le=\"0.005\"}") - 1,
-        ServerEndToEndTest.sample(body, "ripple_journal_write_seconds_bucket{le=\"0.0025\"}"), body);
+    assertEquals(before + 3, sample(body, "ripple_updates_applied_total"), body);
+    assertTrue(sample(body, "ripple_backup_saves_total{result=\"failed\"}") >= 1, body);
+    assertEquals(sample(body, "ripple_journal_write_seconds_bucket{le=\"0.005\"}") - 1,
+        sample(body, "ripple_journal_write_seconds_bucket{le=\"0.0025\"}"), body);
   }
 
   @Test

@@ -1,11 +1,17 @@
-package dev.ripple.collab;
+package dev.ripple.collab.metrics;
 
+import akka.actor.ExtendedActorSystem;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
+import akka.actor.typed.javadsl.Adapter;
 import akka.actor.typed.javadsl.AskPattern;
+import akka.cluster.Cluster;
+import akka.cluster.ClusterActorRefProvider;
 import akka.cluster.MemberStatus;
+import akka.cluster.sharding.ShardRegion;
+import akka.cluster.sharding.typed.ClusterShardingQuery;
 import akka.cluster.sharding.typed.GetShardRegionState;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
@@ -20,6 +26,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
@@ -117,9 +125,9 @@ public final class Metrics implements Extension {
     registry.register(GaugeWithCallback.builder().name("ripple_cluster_members")
         .help("Cluster members by status, as this node sees them.").labelNames("status")
         .callback(g -> {
-          akka.cluster.Cluster cluster = classicCluster();
+          Cluster cluster = classicCluster();
           if (cluster == null) return;
-          java.util.Map<String, Integer> byStatus = new java.util.TreeMap<>();
+          Map<String, Integer> byStatus = new TreeMap<>();
           for (String s : MEMBER_STATUSES) byStatus.put(s, 0);
           cluster.state().getMembers().forEach(m -> byStatus.merge(status(m.status()), 1, Integer::sum));
           byStatus.forEach((s, n) -> g.call(n, s));
@@ -127,19 +135,19 @@ public final class Metrics implements Extension {
     registry.register(GaugeWithCallback.builder().name("ripple_cluster_unreachable_members")
         .help("Members this node's failure detector considers unreachable.")
         .callback(g -> {
-          akka.cluster.Cluster cluster = classicCluster();
+          Cluster cluster = classicCluster();
           if (cluster != null) g.call(cluster.state().getUnreachable().size());
         }).build());
     registry.register(GaugeWithCallback.builder().name("ripple_cluster_leader")
         .help("1 if this node is the cluster's leader, else 0.")
         .callback(g -> {
-          akka.cluster.Cluster cluster = classicCluster();
+          Cluster cluster = classicCluster();
           if (cluster != null) g.call(cluster.selfAddress().equals(cluster.state().getLeader()) ? 1 : 0);
         }).build());
     registry.register(GaugeWithCallback.builder().name("ripple_cluster_self_up")
         .help("1 while this node is Up in the cluster, else 0.")
         .callback(g -> {
-          akka.cluster.Cluster cluster = classicCluster();
+          Cluster cluster = classicCluster();
           if (cluster != null) g.call(cluster.selfMember().status() == MemberStatus.up() ? 1 : 0);
         }).build());
     gauge("ripple_shards", "Room shards hosted on this node (from its shard region, as of this scrape).", () -> shards);
@@ -156,10 +164,10 @@ public final class Metrics implements Extension {
   }
 
   /** The classic Cluster extension, or null where the system has no cluster (unit tests on a local provider). */
-  private akka.cluster.Cluster classicCluster() {
-    akka.actor.ActorSystem classic = akka.actor.typed.javadsl.Adapter.toClassic(system);
-    if (!(((akka.actor.ExtendedActorSystem) classic).provider() instanceof akka.cluster.ClusterActorRefProvider)) return null;
-    return akka.cluster.Cluster.get(classic);
+  private Cluster classicCluster() {
+    akka.actor.ActorSystem classic = Adapter.toClassic(system);
+    if (!(((ExtendedActorSystem) classic).provider() instanceof ClusterActorRefProvider)) return null;
+    return Cluster.get(classic);
   }
 
   private void gauge(String name, String help, LongSupplier value) {
@@ -179,10 +187,10 @@ public final class Metrics implements Extension {
    * answered or {@code timeout} passed, when the gauges keep their previous values.
    */
   public CompletionStage<Void> refreshSharding(EntityTypeKey<?> typeKey, Duration timeout) {
-    CompletionStage<akka.cluster.sharding.ShardRegion.CurrentShardRegionState> asked;
+    CompletionStage<ShardRegion.CurrentShardRegionState> asked;
     try {
-      ActorRef<akka.cluster.sharding.typed.ClusterShardingQuery> query = ClusterSharding.get(system).shardState();
-      asked = AskPattern.ask(query, (ActorRef<akka.cluster.sharding.ShardRegion.CurrentShardRegionState> replyTo)
+      ActorRef<ClusterShardingQuery> query = ClusterSharding.get(system).shardState();
+      asked = AskPattern.ask(query, (ActorRef<ShardRegion.CurrentShardRegionState> replyTo)
           -> new GetShardRegionState(typeKey, replyTo), timeout, system.scheduler());
     } catch (RuntimeException noSharding) {
       return CompletableFuture.completedFuture(null);

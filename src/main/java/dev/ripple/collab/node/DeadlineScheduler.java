@@ -1,7 +1,8 @@
-package dev.ripple.collab;
+package dev.ripple.collab.node;
 
 import akka.actor.Cancellable;
 import akka.actor.Scheduler;
+import akka.actor.SchedulerException;
 import akka.event.LoggingAdapter;
 import com.typesafe.config.Config;
 import java.io.Closeable;
@@ -268,7 +269,7 @@ public final class DeadlineScheduler implements Scheduler, Closeable {
     public void run() {
       try {
         body.run();
-      } catch (akka.actor.SchedulerException e) {
+      } catch (SchedulerException e) {
         // a repeating message to an actor that has terminated: the repetition ends quietly
         state.compareAndSet(DISPATCHED, FINISHED);
         return;

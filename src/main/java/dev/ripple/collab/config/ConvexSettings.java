@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.config;
 
 import com.typesafe.config.Config;
 import java.net.URI;

@@ -1,4 +1,4 @@
-package dev.ripple.collab.room;
+package dev.ripple.collab.config;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -31,12 +31,12 @@ class WebhookSettingsTest {
 
   @Test
   void withoutAUrlWebhooksAreOff() {
-    assertEquals(Optional.empty(), Webhooks.Settings.from(withEnvironment("COLLAB_WEBHOOK_SECRET", "s")));
+    assertEquals(Optional.empty(), WebhookSettings.from(withEnvironment("COLLAB_WEBHOOK_SECRET", "s")));
   }
 
   @Test
   void aUrlWithoutItsOwnSecretFailsStartUpEvenWhenPartykitSecretIsSet() {
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Webhooks.Settings.from(withEnvironment(
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> WebhookSettings.from(withEnvironment(
         "COLLAB_WEBHOOK_URL", "https://app.example.com/hooks/ripple", "PARTYKIT_SECRET", "the-convex-credential")));
     assertTrue(e.getMessage().contains("COLLAB_WEBHOOK_URL") && e.getMessage().contains("COLLAB_WEBHOOK_SECRET"), e.getMessage());
     assertTrue(!e.getMessage().contains("the-convex-credential"), e.getMessage());
@@ -45,13 +45,13 @@ class WebhookSettingsTest {
   @Test
   void aUrlWithoutAnySecretFailsStartUp() {
     IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> Webhooks.Settings.from(withEnvironment("COLLAB_WEBHOOK_URL", "https://app.example.com/hooks/ripple")));
+        () -> WebhookSettings.from(withEnvironment("COLLAB_WEBHOOK_URL", "https://app.example.com/hooks/ripple")));
     assertTrue(e.getMessage().contains("COLLAB_WEBHOOK_SECRET"), e.getMessage());
   }
 
   @Test
   void theConvexSecretAsTheWebhookKeyFailsStartUp() {
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Webhooks.Settings.from(withEnvironment(
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> WebhookSettings.from(withEnvironment(
         "COLLAB_WEBHOOK_URL", "https://app.example.com/hooks/ripple", "PARTYKIT_SECRET", "shared-credential-123",
         "COLLAB_WEBHOOK_SECRET", "shared-credential-123")));
     assertTrue(e.getMessage().contains("COLLAB_WEBHOOK_SECRET") && e.getMessage().contains("PARTYKIT_SECRET"), e.getMessage());
@@ -60,7 +60,7 @@ class WebhookSettingsTest {
 
   @Test
   void aUrlWithItsOwnSecretSignsWithIt() {
-    Webhooks.Settings s = Webhooks.Settings.from(withEnvironment("COLLAB_WEBHOOK_URL", "https://app.example.com/hooks/ripple",
+    WebhookSettings s = WebhookSettings.from(withEnvironment("COLLAB_WEBHOOK_URL", "https://app.example.com/hooks/ripple",
         "PARTYKIT_SECRET", "the-convex-credential", "COLLAB_WEBHOOK_SECRET", "the-webhook-key")).orElseThrow();
     assertArrayEquals("the-webhook-key".getBytes(StandardCharsets.UTF_8), s.secret());
   }
