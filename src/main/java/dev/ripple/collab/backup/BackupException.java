@@ -1,5 +1,7 @@
 package dev.ripple.collab.backup;
 
+import java.util.concurrent.CompletionException;
+
 /**
  * A snapshot backup or load that did not succeed: which room, the HTTP status Convex answered
  * ({@link #NO_STATUS} when there was no answer: timeout, connection refused, local I/O), and a
@@ -30,5 +32,12 @@ public final class BackupException extends RuntimeException {
   /** The HTTP status of the answer, or {@link #NO_STATUS}. */
   public int status() {
     return status;
+  }
+
+  /** A failed backup call in a log line: the status and message of a BackupException, else the throwable. */
+  public static String describe(Throwable t) {
+    Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (c instanceof BackupException b) return "status " + b.status() + ": " + b.getMessage();
+    return c.toString();
   }
 }

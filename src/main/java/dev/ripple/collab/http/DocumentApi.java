@@ -17,7 +17,7 @@ import akka.http.scaladsl.model.IllegalRequestException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ripple.collab.config.ConvexSettings;
 import dev.ripple.collab.config.Settings;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import dev.ripple.collab.yjs.StateVectors;
 import dev.ripple.collab.yjs.UpdateFormatException;
 import java.nio.charset.StandardCharsets;
@@ -64,7 +64,7 @@ final class DocumentApi extends AllDirectives {
       if (!settings.validRoomId(roomId)) {
         return error(StatusCodes.BAD_REQUEST, "bad_room_id", "room id must match " + settings.roomIdPattern().pattern());
       }
-      EntityRef<Room.Command> room = sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId);
+      EntityRef<RoomProtocol.Command> room = sharding.entityRefFor(RoomProtocol.ENTITY_TYPE_KEY, roomId);
       return concat(
           path("update", () -> concat(get(() -> readUpdate(room)), post(() -> applyUpdate(room)))),
           path("json", () -> get(() -> readJson(room))));
@@ -82,7 +82,7 @@ final class DocumentApi extends AllDirectives {
     });
   }
 
-  private Route readUpdate(EntityRef<Room.Command> room) {
+  private Route readUpdate(EntityRef<RoomProtocol.Command> room) {
     return parameterOptional("stateVector", sv -> {
       byte[] stateVector = null;
       if (sv.isPresent()) {
@@ -98,11 +98,11 @@ final class DocumentApi extends AllDirectives {
         }
       }
       byte[] vector = stateVector;
-      return answer(room.ask(replyTo -> new Room.ReadUpdate(vector, replyTo), ASK_TIMEOUT), ContentTypes.APPLICATION_OCTET_STREAM);
+      return answer(room.ask(replyTo -> new RoomProtocol.ReadUpdate(vector, replyTo), ASK_TIMEOUT), ContentTypes.APPLICATION_OCTET_STREAM);
     });
   }
 
-  private Route readJson(EntityRef<Room.Command> room) {
+  private Route readJson(EntityRef<RoomProtocol.Command> room) {
     return parameterMultiMap(query -> {
       Map<String, List<String>> roots = new LinkedHashMap<>();
       for (String kind : KINDS) {
@@ -112,11 +112,11 @@ final class DocumentApi extends AllDirectives {
       if (roots.isEmpty()) {
         return error(StatusCodes.BAD_REQUEST, "no_roots", "name the root types to read: ?text=NAME&map=NAME&array=NAME&xml=NAME");
       }
-      return answer(room.ask(replyTo -> new Room.ReadJson(roots, replyTo), ASK_TIMEOUT), ContentTypes.APPLICATION_JSON);
+      return answer(room.ask(replyTo -> new RoomProtocol.ReadJson(roots, replyTo), ASK_TIMEOUT), ContentTypes.APPLICATION_JSON);
     });
   }
 
-  private Route applyUpdate(EntityRef<Room.Command> room) {
+  private Route applyUpdate(EntityRef<RoomProtocol.Command> room) {
     long limit = settings.maxMessageBytes();
     return extractMaterializer(mat -> extractRequestEntity(entity -> {
       // read at most the limit, whether the body declares its length or comes in chunks
@@ -132,14 +132,14 @@ final class DocumentApi extends AllDirectives {
         }
         byte[] update = body.get().getData().toArray();
         if (update.length == 0) return error(StatusCodes.BAD_REQUEST, "malformed_update", "the body must be a Yjs v1 update");
-        CompletionStage<Room.DocumentReply> reply = room.ask(replyTo -> new Room.ApplyUpdate(update, replyTo), ASK_TIMEOUT);
+        CompletionStage<RoomProtocol.DocumentReply> reply = room.ask(replyTo -> new RoomProtocol.ApplyUpdate(update, replyTo), ASK_TIMEOUT);
         return onComplete(reply, result -> {
           if (result.isFailure()) return unavailable(result.failed().get());
-          Room.DocumentReply r = result.get();
-          if (r instanceof Room.UpdateJournaled j) {
+          RoomProtocol.DocumentReply r = result.get();
+          if (r instanceof RoomProtocol.UpdateJournaled j) {
             return json(StatusCodes.OK, JSON.createObjectNode().put("ok", true).put("updates", j.updates()).toString());
           }
-          Room.UpdateRefused refused = (Room.UpdateRefused) r;
+          RoomProtocol.UpdateRefused refused = (RoomProtocol.UpdateRefused) r;
           return error(StatusCodes.get(refused.status()), refused.code(), refused.message());
         });
       });
@@ -156,11 +156,11 @@ final class DocumentApi extends AllDirectives {
     return false;
   }
 
-  private Route answer(CompletionStage<Room.DocumentReply> reply, ContentType type) {
+  private Route answer(CompletionStage<RoomProtocol.DocumentReply> reply, ContentType type) {
     return onComplete(reply, result -> {
       if (result.isFailure()) return unavailable(result.failed().get());
-      if (result.get() instanceof Room.UpdateRefused refused) return error(StatusCodes.get(refused.status()), refused.code(), refused.message());
-      Room.DocumentData data = (Room.DocumentData) result.get();
+      if (result.get() instanceof RoomProtocol.UpdateRefused refused) return error(StatusCodes.get(refused.status()), refused.code(), refused.message());
+      RoomProtocol.DocumentData data = (RoomProtocol.DocumentData) result.get();
       return complete(StatusCodes.OK, HttpEntities.create(type, data.data()));
     });
   }

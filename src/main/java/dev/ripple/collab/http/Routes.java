@@ -25,7 +25,7 @@ import dev.ripple.collab.config.Settings;
 import dev.ripple.collab.metrics.Metrics;
 import dev.ripple.collab.node.Warmup;
 import dev.ripple.collab.protocol.LogSafe;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import dev.ripple.collab.room.WarmupRooms;
 import dev.ripple.collab.session.Session;
 import dev.ripple.collab.session.SessionRegistry;
@@ -79,7 +79,7 @@ public final class Routes extends AllDirectives {
       // this node's own warm-up connections only: no auth to ask, no limits to count
       return optionalHeaderValueByName(Warmup.HEADER, secret -> warmup.admits(secret)
           ? extractWebSocketUpgrade(upgrade -> complete(frames.upgrade(upgrade, new Session(settings, sessions,
-              sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, "warmup/" + UUID.randomUUID(), false, frames::wire))))
+              sharding.entityRefFor(RoomProtocol.ENTITY_TYPE_KEY, roomId), roomId, "warmup/" + UUID.randomUUID(), false, frames::wire))))
           : error(StatusCodes.FORBIDDEN, "warmup_room", "rooms named " + WarmupRooms.ROOM_PREFIX + "... are a node's own"));
     }
     if (!settings.validRoomId(roomId)) {
@@ -108,7 +108,7 @@ public final class Routes extends AllDirectives {
           sessions.expect(connectionId, new SessionRegistry.Credentials(token, address, allowed.access()));
         }
         return complete(frames.upgrade(upgrade,
-            new Session(settings, sessions, sharding.entityRefFor(Room.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly, frames::wire)));
+            new Session(settings, sessions, sharding.entityRefFor(RoomProtocol.ENTITY_TYPE_KEY, roomId), roomId, connectionId, readOnly, frames::wire)));
       });
     }))));
   }
@@ -142,7 +142,7 @@ public final class Routes extends AllDirectives {
         (ContentType.NonBinary) ContentTypes.parse(Metrics.CONTENT_TYPE);
     return concat(
         // the shard gauges are refreshed (asked of this node's shard region, 2 s at most) before each scrape
-        path("metrics", () -> onSuccess(metrics.refreshSharding(Room.ENTITY_TYPE_KEY, Duration.ofSeconds(2)),
+        path("metrics", () -> onSuccess(metrics.refreshSharding(RoomProtocol.ENTITY_TYPE_KEY, Duration.ofSeconds(2)),
             refreshed -> complete(HttpEntities.create(metricsType, metrics.render())))),
         path("alive", () -> onSuccess(checks.alive(), ok -> ok ? complete("OK") : complete(StatusCodes.SERVICE_UNAVAILABLE, "not alive"))),
         path("ready", () -> onSuccess(checks.readyResult(), r -> r.isSuccess() ? complete("OK")

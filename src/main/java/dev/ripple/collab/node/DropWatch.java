@@ -9,7 +9,7 @@ import akka.actor.typed.eventstream.EventStream;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.cluster.sharding.typed.ShardingEnvelope;
 import dev.ripple.collab.metrics.Metrics;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,12 +51,12 @@ public final class DropWatch {
           return Behaviors.same();
         }
         message = unwrap(message);
-        if (message instanceof Room.FromClient f) {
+        if (message instanceof RoomProtocol.FromClient f) {
           metrics.messagesDropped.increment();
           metrics.clientMessagesDropped.increment();
           log.warn("dropped a client message for a room (connection {}, {}): {} to {}", f.connectionId(),
               f.message().getClass().getSimpleName(), why, recipient);
-        } else if (message instanceof Room.Command || message instanceof Room.Outbound) {
+        } else if (message instanceof RoomProtocol.Command || message instanceof RoomProtocol.Outbound) {
           metrics.messagesDropped.increment();
           if (event instanceof Dropped) log.warn("dropped {}: {} to {}", message.getClass().getSimpleName(), why, recipient);
           else log.debug("dropped {}: {} to {}", message.getClass().getSimpleName(), why, recipient);

@@ -12,7 +12,7 @@ import akka.cluster.sharding.typed.GetShardRegionState;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import dev.ripple.collab.config.WarmupSettings;
 import dev.ripple.collab.journal.JournalDatabase;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import dev.ripple.collab.room.WarmupRooms;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -129,7 +129,7 @@ public final class Warmup {
   /** How many rooms whose id starts with {@code prefix} this node's shard region runs. */
   public static CompletionStage<Long> roomsRunning(ActorSystem<?> system, String prefix) {
     return AskPattern.<ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
-            ClusterSharding.get(system).shardState(), replyTo -> new GetShardRegionState(Room.ENTITY_TYPE_KEY, replyTo),
+            ClusterSharding.get(system).shardState(), replyTo -> new GetShardRegionState(RoomProtocol.ENTITY_TYPE_KEY, replyTo),
             Duration.ofSeconds(10), system.scheduler())
         .thenApply(state -> state.getShards().stream()
             .flatMap(shard -> shard.getEntityIds().stream()).filter(id -> id.startsWith(prefix)).count());

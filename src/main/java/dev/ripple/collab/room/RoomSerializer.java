@@ -77,28 +77,28 @@ public final class RoomSerializer extends SerializerWithStringManifest {
 
   @Override
   public String manifest(Object o) {
-    if (o instanceof Room.UpdateApplied) return UPDATE;
-    if (o instanceof Room.Compacted) return COMPACTED;
-    if (o instanceof Room.Snapshot) return SNAPSHOT;
-    if (o instanceof Room.WebhookDelivered) return WEBHOOK_DELIVERED;
-    if (o instanceof Room.BackupLoaded) return LOADED;
-    if (o instanceof Room.BackupConfirmed) return CONFIRMED;
-    if (o instanceof Room.Join) return JOIN;
-    if (o instanceof Room.Leave) return LEAVE;
-    if (o instanceof Room.FromClient) return FROM_CLIENT;
-    if (o instanceof Room.Send) return SEND;
-    if (o instanceof Room.Close) return CLOSE;
-    if (o instanceof Room.Joined) return JOINED;
-    if (o instanceof Room.Ack) return ACK;
-    if (o instanceof Room.Rejoin) return REJOIN;
-    if (o instanceof Room.ReadUpdate) return READ_UPDATE;
-    if (o instanceof Room.ReadJson) return READ_JSON;
-    if (o instanceof Room.ApplyUpdate) return APPLY_UPDATE;
-    if (o instanceof Room.DocumentData) return DOCUMENT_DATA;
-    if (o instanceof Room.UpdateJournaled) return UPDATE_JOURNALED;
-    if (o instanceof Room.UpdateRefused) return UPDATE_REFUSED;
-    if (o instanceof Room.NotificationAccepted) return NOTIFICATION_ACCEPTED;
-    if (o instanceof Room.NotificationDelivered) return NOTIFICATION_DELIVERED;
+    if (o instanceof RoomEvent.UpdateApplied) return UPDATE;
+    if (o instanceof RoomEvent.Compacted) return COMPACTED;
+    if (o instanceof RoomState.Snapshot) return SNAPSHOT;
+    if (o instanceof RoomEvent.WebhookDelivered) return WEBHOOK_DELIVERED;
+    if (o instanceof RoomEvent.BackupLoaded) return LOADED;
+    if (o instanceof RoomEvent.BackupConfirmed) return CONFIRMED;
+    if (o instanceof RoomProtocol.Join) return JOIN;
+    if (o instanceof RoomProtocol.Leave) return LEAVE;
+    if (o instanceof RoomProtocol.FromClient) return FROM_CLIENT;
+    if (o instanceof RoomProtocol.Send) return SEND;
+    if (o instanceof RoomProtocol.Close) return CLOSE;
+    if (o instanceof RoomProtocol.Joined) return JOINED;
+    if (o instanceof RoomProtocol.Ack) return ACK;
+    if (o instanceof RoomProtocol.Rejoin) return REJOIN;
+    if (o instanceof RoomProtocol.ReadUpdate) return READ_UPDATE;
+    if (o instanceof RoomProtocol.ReadJson) return READ_JSON;
+    if (o instanceof RoomProtocol.ApplyUpdate) return APPLY_UPDATE;
+    if (o instanceof RoomProtocol.DocumentData) return DOCUMENT_DATA;
+    if (o instanceof RoomProtocol.UpdateJournaled) return UPDATE_JOURNALED;
+    if (o instanceof RoomProtocol.UpdateRefused) return UPDATE_REFUSED;
+    if (o instanceof RoomProtocol.NotificationAccepted) return NOTIFICATION_ACCEPTED;
+    if (o instanceof RoomProtocol.NotificationDelivered) return NOTIFICATION_DELIVERED;
     if (o instanceof WebhookOutbox.Deliver) return OUTBOX_DELIVER;
     if (o instanceof WebhookOutbox.Resume) return OUTBOX_RESUME;
     if (o instanceof WebhookOutbox.Stop) return OUTBOX_STOP;
@@ -111,24 +111,24 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   @Override
   public byte[] toBinary(Object o) {
     byte[] payload;
-    if (o instanceof Room.UpdateApplied u) payload = u.update();
-    else if (o instanceof Room.Compacted) payload = new byte[0];
-    else if (o instanceof Room.Snapshot s) payload = snapshot(s);
-    else if (o instanceof Room.WebhookDelivered w) payload = ByteBuffer.allocate(8).putLong(w.updates()).array();
-    else if (o instanceof Room.BackupLoaded l) payload = ByteBuffer.allocate(8 + l.state().length).putLong(l.updates()).put(l.state()).array();
-    else if (o instanceof Room.BackupConfirmed c) payload = ByteBuffer.allocate(8).putLong(c.updates()).array();
-    else if (o instanceof Room.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
-    else if (o instanceof Room.Leave l) payload = strings(l.connectionId());
-    else if (o instanceof Room.FromClient f) payload = concat(idAndCount(f.connectionId(), f.coalesced()), clientFrame(f.message()));
-    else if (o instanceof Room.Ack) payload = new byte[0];
-    else if (o instanceof Room.Rejoin r) payload = r.stateVector();
-    else if (o instanceof Room.ReadUpdate r) {
+    if (o instanceof RoomEvent.UpdateApplied u) payload = u.update();
+    else if (o instanceof RoomEvent.Compacted) payload = new byte[0];
+    else if (o instanceof RoomState.Snapshot s) payload = snapshot(s);
+    else if (o instanceof RoomEvent.WebhookDelivered w) payload = ByteBuffer.allocate(8).putLong(w.updates()).array();
+    else if (o instanceof RoomEvent.BackupLoaded l) payload = ByteBuffer.allocate(8 + l.state().length).putLong(l.updates()).put(l.state()).array();
+    else if (o instanceof RoomEvent.BackupConfirmed c) payload = ByteBuffer.allocate(8).putLong(c.updates()).array();
+    else if (o instanceof RoomProtocol.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
+    else if (o instanceof RoomProtocol.Leave l) payload = strings(l.connectionId());
+    else if (o instanceof RoomProtocol.FromClient f) payload = concat(idAndCount(f.connectionId(), f.coalesced()), clientFrame(f.message()));
+    else if (o instanceof RoomProtocol.Ack) payload = new byte[0];
+    else if (o instanceof RoomProtocol.Rejoin r) payload = r.stateVector();
+    else if (o instanceof RoomProtocol.ReadUpdate r) {
       Lib0Encoder e = new Lib0Encoder();
       e.writeVarString(refs.toSerializationFormat(r.replyTo()));
       e.writeVarUint(r.stateVector() == null ? 0 : 1);
       e.writeVarBytes(r.stateVector() == null ? new byte[0] : r.stateVector());
       payload = e.toByteArray();
-    } else if (o instanceof Room.ReadJson r) {
+    } else if (o instanceof RoomProtocol.ReadJson r) {
       Lib0Encoder e = new Lib0Encoder();
       e.writeVarString(refs.toSerializationFormat(r.replyTo()));
       e.writeVarUint(r.roots().size());
@@ -138,16 +138,16 @@ public final class RoomSerializer extends SerializerWithStringManifest {
         for (String n : names) e.writeVarString(n);
       });
       payload = e.toByteArray();
-    } else if (o instanceof Room.ApplyUpdate a) {
+    } else if (o instanceof RoomProtocol.ApplyUpdate a) {
       payload = concat(strings(refs.toSerializationFormat(a.replyTo())), a.update());
-    } else if (o instanceof Room.DocumentData d) payload = d.data();
-    else if (o instanceof Room.UpdateJournaled j) payload = ByteBuffer.allocate(8).putLong(j.updates()).array();
-    else if (o instanceof Room.UpdateRefused r) payload = strings(Integer.toString(r.status()), r.code(), r.message());
-    else if (o instanceof Room.Send snd) payload = snd.frame();
-    else if (o instanceof Room.Joined jd) payload = strings(refs.toSerializationFormat(jd.room()));
-    else if (o instanceof Room.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
-    else if (o instanceof Room.NotificationAccepted a) payload = ByteBuffer.allocate(8).putLong(a.updates()).array();
-    else if (o instanceof Room.NotificationDelivered d) payload = ByteBuffer.allocate(8).putLong(d.updates()).array();
+    } else if (o instanceof RoomProtocol.DocumentData d) payload = d.data();
+    else if (o instanceof RoomProtocol.UpdateJournaled j) payload = ByteBuffer.allocate(8).putLong(j.updates()).array();
+    else if (o instanceof RoomProtocol.UpdateRefused r) payload = strings(Integer.toString(r.status()), r.code(), r.message());
+    else if (o instanceof RoomProtocol.Send snd) payload = snd.frame();
+    else if (o instanceof RoomProtocol.Joined jd) payload = strings(refs.toSerializationFormat(jd.room()));
+    else if (o instanceof RoomProtocol.Close cl) payload = strings(Integer.toString(cl.code()), cl.reason() == null ? "" : cl.reason());
+    else if (o instanceof RoomProtocol.NotificationAccepted a) payload = ByteBuffer.allocate(8).putLong(a.updates()).array();
+    else if (o instanceof RoomProtocol.NotificationDelivered d) payload = ByteBuffer.allocate(8).putLong(d.updates()).array();
     else if (o instanceof WebhookOutbox.Deliver d) {
       Lib0Encoder e = new Lib0Encoder();
       e.writeVarString(refs.toSerializationFormat(d.room()));
@@ -201,12 +201,12 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   }
 
   /** Snapshot payload: updates (8 bytes), saved updates (8), notified updates (8), loaded flag (1), then the document state. */
-  private static byte[] snapshot(Room.Snapshot s) {
+  private static byte[] snapshot(RoomState.Snapshot s) {
     return ByteBuffer.allocate(25 + s.state().length).putLong(s.updates()).putLong(s.savedUpdates())
         .putLong(s.notifiedUpdates()).put((byte) (s.loaded() ? 1 : 0)).put(s.state()).array();
   }
 
-  private static Room.Snapshot snapshot(byte[] payload, boolean withNotified) throws NotSerializableException {
+  private static RoomState.Snapshot snapshot(byte[] payload, boolean withNotified) throws NotSerializableException {
     int header = withNotified ? 25 : 17;
     if (payload.length < header) throw new NotSerializableException("room snapshot too short");
     ByteBuffer b = ByteBuffer.wrap(payload);
@@ -214,7 +214,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     long saved = b.getLong();
     long notified = withNotified ? b.getLong() : updates; // before webhooks nothing was owed
     boolean loaded = b.get() != 0;
-    return new Room.Snapshot(Arrays.copyOfRange(payload, header, payload.length), updates, saved, loaded, notified);
+    return new RoomState.Snapshot(Arrays.copyOfRange(payload, header, payload.length), updates, saved, loaded, notified);
   }
 
   /** The 8-byte count at the start of a payload. */
@@ -247,43 +247,43 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     }
     byte[] payload = Arrays.copyOfRange(bytes, 1, bytes.length);
     return switch (manifest) {
-      case UPDATE -> new Room.UpdateApplied(payload);
-      case COMPACTED -> new Room.Compacted();
+      case UPDATE -> new RoomEvent.UpdateApplied(payload);
+      case COMPACTED -> new RoomEvent.Compacted();
       case SNAPSHOT -> snapshot(payload, true);
       case SNAPSHOT_V1 -> snapshot(payload, false);
-      case WEBHOOK_DELIVERED -> new Room.WebhookDelivered(ByteBuffer.wrap(payload).getLong());
-      case LOADED_V1 -> new Room.BackupLoaded(payload, 0);
+      case WEBHOOK_DELIVERED -> new RoomEvent.WebhookDelivered(ByteBuffer.wrap(payload).getLong());
+      case LOADED_V1 -> new RoomEvent.BackupLoaded(payload, 0);
       case LOADED -> {
         if (payload.length < 8) throw new NotSerializableException("room backup-loaded event too short");
-        yield new Room.BackupLoaded(Arrays.copyOfRange(payload, 8, payload.length), ByteBuffer.wrap(payload).getLong());
+        yield new RoomEvent.BackupLoaded(Arrays.copyOfRange(payload, 8, payload.length), ByteBuffer.wrap(payload).getLong());
       }
-      case CONFIRMED -> new Room.BackupConfirmed(ByteBuffer.wrap(payload).getLong());
+      case CONFIRMED -> new RoomEvent.BackupConfirmed(ByteBuffer.wrap(payload).getLong());
       case JOIN -> {
         Lib0Decoder d = new Lib0Decoder(payload);
         String id = d.readVarString();
-        ActorRef<Room.Outbound> session = refs.resolveActorRef(d.readVarString());
-        yield new Room.Join(id, session, d.readVarString().equals("r"));
+        ActorRef<RoomProtocol.Outbound> session = refs.resolveActorRef(d.readVarString());
+        yield new RoomProtocol.Join(id, session, d.readVarString().equals("r"));
       }
-      case LEAVE -> new Room.Leave(new Lib0Decoder(payload).readVarString());
+      case LEAVE -> new RoomProtocol.Leave(new Lib0Decoder(payload).readVarString());
       case FROM_CLIENT, FROM_CLIENT_SINGLE -> {
         Lib0Decoder d = new Lib0Decoder(payload);
         String id = d.readVarString();
         // a count only for metrics: at least the one message it is
         int count = manifest.equals(FROM_CLIENT) ? (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.readVarUint())) : 1;
-        yield new Room.FromClient(id, SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
+        yield new RoomProtocol.FromClient(id, SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
       }
-      case ACK -> Room.Ack.INSTANCE;
-      case REJOIN -> new Room.Rejoin(payload);
+      case ACK -> RoomProtocol.Ack.INSTANCE;
+      case REJOIN -> new RoomProtocol.Rejoin(payload);
       case READ_UPDATE -> {
         Lib0Decoder d = new Lib0Decoder(payload);
-        ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        ActorRef<RoomProtocol.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
         boolean diff = d.readVarUint() == 1;
         byte[] sv = d.readVarBytes();
-        yield new Room.ReadUpdate(diff ? sv : null, replyTo);
+        yield new RoomProtocol.ReadUpdate(diff ? sv : null, replyTo);
       }
       case READ_JSON -> {
         Lib0Decoder d = new Lib0Decoder(payload);
-        ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        ActorRef<RoomProtocol.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
         Map<String, List<String>> roots = new LinkedHashMap<>();
         long kinds = d.readVarUint();
         for (long k = 0; k < kinds; k++) {
@@ -293,32 +293,32 @@ public final class RoomSerializer extends SerializerWithStringManifest {
           for (long i = 0; i < n; i++) names.add(d.readVarString());
           roots.put(kind, names);
         }
-        yield new Room.ReadJson(roots, replyTo);
+        yield new RoomProtocol.ReadJson(roots, replyTo);
       }
       case APPLY_UPDATE -> {
         Lib0Decoder d = new Lib0Decoder(payload);
-        ActorRef<Room.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
-        yield new Room.ApplyUpdate(Arrays.copyOfRange(payload, d.pos(), payload.length), replyTo);
+        ActorRef<RoomProtocol.DocumentReply> replyTo = refs.resolveActorRef(d.readVarString());
+        yield new RoomProtocol.ApplyUpdate(Arrays.copyOfRange(payload, d.pos(), payload.length), replyTo);
       }
-      case DOCUMENT_DATA -> new Room.DocumentData(payload);
-      case UPDATE_JOURNALED -> new Room.UpdateJournaled(ByteBuffer.wrap(payload).getLong());
+      case DOCUMENT_DATA -> new RoomProtocol.DocumentData(payload);
+      case UPDATE_JOURNALED -> new RoomProtocol.UpdateJournaled(ByteBuffer.wrap(payload).getLong());
       case UPDATE_REFUSED -> {
         Lib0Decoder d = new Lib0Decoder(payload);
         int status = Integer.parseInt(d.readVarString());
-        yield new Room.UpdateRefused(status, d.readVarString(), d.readVarString());
+        yield new RoomProtocol.UpdateRefused(status, d.readVarString(), d.readVarString());
       }
-      case SEND -> new Room.Send(payload);
-      case JOINED -> new Room.Joined(refs.resolveActorRef(new Lib0Decoder(payload).readVarString()));
+      case SEND -> new RoomProtocol.Send(payload);
+      case JOINED -> new RoomProtocol.Joined(refs.resolveActorRef(new Lib0Decoder(payload).readVarString()));
       case CLOSE -> {
         Lib0Decoder d = new Lib0Decoder(payload);
         int code = Integer.parseInt(d.readVarString());
-        yield new Room.Close(code, d.readVarString());
+        yield new RoomProtocol.Close(code, d.readVarString());
       }
-      case NOTIFICATION_ACCEPTED -> new Room.NotificationAccepted(count(payload, manifest));
-      case NOTIFICATION_DELIVERED -> new Room.NotificationDelivered(count(payload, manifest));
+      case NOTIFICATION_ACCEPTED -> new RoomProtocol.NotificationAccepted(count(payload, manifest));
+      case NOTIFICATION_DELIVERED -> new RoomProtocol.NotificationDelivered(count(payload, manifest));
       case OUTBOX_DELIVER -> {
         Lib0Decoder d = new Lib0Decoder(payload);
-        ActorRef<Room.Command> room = refs.resolveActorRef(d.readVarString());
+        ActorRef<RoomProtocol.Command> room = refs.resolveActorRef(d.readVarString());
         byte[] rest = Arrays.copyOfRange(payload, d.pos(), payload.length);
         yield new WebhookOutbox.Deliver(count(rest, manifest), Arrays.copyOfRange(rest, 8, rest.length), room);
       }

@@ -22,7 +22,7 @@ public final class WarmupRooms {
 
   /** The prefix of the persistence ids of the rooms whose id starts with {@code roomIdPrefix}. */
   public static String persistenceIdPrefix(String roomIdPrefix) {
-    return PersistenceId.of(Room.ENTITY_TYPE_KEY.name(), roomIdPrefix).id();
+    return PersistenceId.of(RoomProtocol.ENTITY_TYPE_KEY.name(), roomIdPrefix).id();
   }
 
   /** A backup that stores nothing and has nothing: warm-up rooms never touch Convex. */

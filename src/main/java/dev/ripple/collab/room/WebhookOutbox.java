@@ -28,10 +28,10 @@ import org.slf4j.LoggerFactory;
  * while it is owed: a receiver outage must not pin every changed room in memory. One sharded,
  * event-sourced entity per room, holding only the newest state to notify (one event covers every
  * change up to it). The room decides when to notify (debounce, max-delay) and hands the state over
- * with {@link Deliver}; the outbox journals it and answers {@link Room.NotificationAccepted} (from
+ * with {@link Deliver}; the outbox journals it and answers {@link RoomProtocol.NotificationAccepted} (from
  * then on the room may stop), delivers it with retries and backoff for as long as it takes, journals
  * the receiver's 2xx and tells the room incarnation that handed it over, if that one still runs,
- * with {@link Room.NotificationDelivered}; the room journals that acknowledgement. A room that is
+ * with {@link RoomProtocol.NotificationDelivered}; the room journals that acknowledgement. A room that is
  * not running learns it when it next starts: it hands over what it still owes and the outbox answers
  * from its journal, without a second delivery. Remember-entities restarts an outbox that stopped
  * owing (crash, node loss, shutdown, rebalance), so at least once holds while the room sleeps; an
@@ -49,7 +49,7 @@ public final class WebhookOutbox extends EventSourcedBehavior<WebhookOutbox.Comm
    * From the room: it owes the notification of its first {@code updates} updates, the document then
    * having {@code stateVector}; {@code room} is the incarnation to answer.
    */
-  public record Deliver(long updates, byte[] stateVector, ActorRef<Room.Command> room) implements Command {}
+  public record Deliver(long updates, byte[] stateVector, ActorRef<RoomProtocol.Command> room) implements Command {}
 
   /** Deliver what is owed, if nothing is in flight: the retry alarm, and the next incarnation after a passivation that crossed a {@link Deliver}. */
   public record Resume() implements Command {
@@ -63,7 +63,7 @@ public final class WebhookOutbox extends EventSourcedBehavior<WebhookOutbox.Comm
 
   private record AttemptDone(long updates, Throwable failure) implements Command {}
 
-  private record RoomStopped(ActorRef<Room.Command> room) implements Command {}
+  private record RoomStopped(ActorRef<RoomProtocol.Command> room) implements Command {}
 
   /** Alarm: nothing has been owed for a while. */
   private record Idle() implements Command {}
@@ -109,7 +109,7 @@ public final class WebhookOutbox extends EventSourcedBehavior<WebhookOutbox.Comm
   private final RecipientRef<Command> self;
   // not persisted: what is in flight right now
   /** The room incarnation that handed the newest notification over, while it runs; null when none does. */
-  private ActorRef<Room.Command> room;
+  private ActorRef<RoomProtocol.Command> room;
   private boolean attempting;
   private int failures;
   /** This outbox asked its shard to passivate it; a notification handed over meanwhile must not be left behind. */
@@ -180,15 +180,15 @@ public final class WebhookOutbox extends EventSourcedBehavior<WebhookOutbox.Comm
   private Effect<Event, State> onDeliver(State state, Deliver d) {
     follow(d.room());
     if (d.updates() <= state.deliveredUpdates()) { // delivered already (the room slept meanwhile): nothing to send again
-      d.room().tell(new Room.NotificationDelivered(state.deliveredUpdates()));
+      d.room().tell(new RoomProtocol.NotificationDelivered(state.deliveredUpdates()));
       return Effect().none();
     }
     if (d.updates() <= state.owedUpdates()) { // already held (a hand-off repeated)
-      d.room().tell(new Room.NotificationAccepted(state.owedUpdates()));
+      d.room().tell(new RoomProtocol.NotificationAccepted(state.owedUpdates()));
       return Effect().none();
     }
     return Effect().persist(new Owed(d.updates(), d.stateVector())).thenRun(s -> {
-      d.room().tell(new Room.NotificationAccepted(s.owedUpdates()));
+      d.room().tell(new RoomProtocol.NotificationAccepted(s.owedUpdates()));
       timers.cancel("idle");
       // a delivery in flight, or a retry waiting out its backoff, sends the newest state when its turn comes
       if (!timers.isTimerActive("retry")) attempt(s);
@@ -196,7 +196,7 @@ public final class WebhookOutbox extends EventSourcedBehavior<WebhookOutbox.Comm
   }
 
   /** Answers go to the incarnation that last handed a notification over, while it runs. */
-  private void follow(ActorRef<Room.Command> r) {
+  private void follow(ActorRef<RoomProtocol.Command> r) {
     if (r.equals(room)) return;
     if (room != null) ctx.unwatch(room);
     room = r;
@@ -214,16 +214,15 @@ public final class WebhookOutbox extends EventSourcedBehavior<WebhookOutbox.Comm
     attempting = false;
     if (done.failure() != null) {
       failures++;
-      long millis = Math.min(webhooks.settings().retryMax().toMillis(),
-          webhooks.settings().retryInitial().toMillis() << Math.min(failures - 1, 20));
+      Duration retry = Backoff.after(failures, webhooks.settings().retryInitial(), webhooks.settings().retryMax());
       log.warn("room {}: webhook delivery failed ({}); attempt {} in {} ms (kept in the room's outbox; the room need not run)",
-          roomId, describe(done.failure()), failures + 1, millis);
-      timers.startSingleTimer("retry", Resume.INSTANCE, Duration.ofMillis(millis));
+          roomId, describe(done.failure()), failures + 1, retry.toMillis());
+      timers.startSingleTimer("retry", Resume.INSTANCE, retry);
       return Effect().none();
     }
     failures = 0;
     return Effect().persist(new Delivered(done.updates())).thenRun(s -> {
-      if (room != null) room.tell(new Room.NotificationDelivered(done.updates()));
+      if (room != null) room.tell(new RoomProtocol.NotificationDelivered(done.updates()));
       if (s.owes()) attempt(s); // a newer state was handed over during the delivery
       else idleLater();
     });

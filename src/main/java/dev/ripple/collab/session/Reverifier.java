@@ -4,7 +4,7 @@ import akka.actor.typed.ActorSystem;
 import dev.ripple.collab.auth.AuthResult;
 import dev.ripple.collab.auth.Authenticator;
 import dev.ripple.collab.protocol.CloseCodes;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,7 +43,7 @@ public final class Reverifier {
       SessionRegistry.Authenticated first = group.get(0);
       authenticator.verify(first.credentials().token(), first.roomId(), first.credentials().clientAddress()).thenAccept(result -> {
         for (SessionRegistry.Authenticated a : group) {
-          Room.Close close = verdict(result, a.credentials());
+          RoomProtocol.Close close = verdict(result, a.credentials());
           if (close != null) {
             log.info("room {}: connection {} closed with {}: {}", a.roomId(), a.connectionId(), close.code(), close.reason());
             a.session().tell(close);
@@ -54,15 +54,15 @@ public final class Reverifier {
   }
 
   /** The close a re-verification calls for, or null: still allowed as before, or no verdict (unavailable, rate limited). */
-  static Room.Close verdict(AuthResult result, SessionRegistry.Credentials c) {
+  static RoomProtocol.Close verdict(AuthResult result, SessionRegistry.Credentials c) {
     if (result instanceof AuthResult.Denied d && d.status() == 401) {
-      return new Room.Close(CloseCodes.AUTH_REVOKED, "token no longer valid: " + d.message());
+      return new RoomProtocol.Close(CloseCodes.AUTH_REVOKED, "token no longer valid: " + d.message());
     }
     if (result instanceof AuthResult.Denied d && d.status() == 403) {
-      return new Room.Close(CloseCodes.FORBIDDEN, "access to this room revoked: " + d.message());
+      return new RoomProtocol.Close(CloseCodes.FORBIDDEN, "access to this room revoked: " + d.message());
     }
     if (result instanceof AuthResult.Allowed allowed && allowed.access() != c.access()) {
-      return new Room.Close(CloseCodes.FORBIDDEN, "access changed to " + allowed.access().name().toLowerCase(Locale.ROOT)
+      return new RoomProtocol.Close(CloseCodes.FORBIDDEN, "access changed to " + allowed.access().name().toLowerCase(Locale.ROOT)
           + ": reconnect");
     }
     return null;

@@ -22,7 +22,7 @@ import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.Presence;
 import dev.ripple.collab.protocol.ProtocolException;
 import dev.ripple.collab.protocol.SyncProtocol;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.function.Supplier;
@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * routes a room that lived there to the dead node, where the message is lost. The client's
  * messages wait (the window is closed) until the room has answered, then go straight to the
  * incarnation that answered, in order, without passing through sharding's region and shard. A room
- * that stops in good order (passivation, rebalance) tells the session to {@link Room.Rejoin}: the
+ * that stops in good order (passivation, rebalance) tells the session to {@link RoomProtocol.Rejoin}: the
  * session joins again through sharding, sends the next incarnation what the last one did not
  * acknowledge, and asks it, for the client, for what the document gained since: the client stays
  * connected and nothing it sent is lost. A room that stops without telling (its node died) is
@@ -80,8 +80,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
      */
     Object receive(Object element);
 
-    /** The element that sends {@code out} ({@link Room.Send} or {@link Room.Close}). */
-    Object render(Room.Outbound out);
+    /** The element that sends {@code out} ({@link RoomProtocol.Send} or {@link RoomProtocol.Close}). */
+    Object render(RoomProtocol.Outbound out);
 
     /** The element sent after the session's last one; null to complete the stream instead. */
     Object finished();
@@ -98,7 +98,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
   /** An element from below that goes straight back down (control frames); {@code peerClosed}: the client closed. */
   public record Passthrough(Object element, boolean peerClosed) {}
 
-  /** Whole messages in (String, byte[] or ProtocolException), {@link Room.Outbound} out; completion is the client's close. */
+  /** Whole messages in (String, byte[] or ProtocolException), {@link RoomProtocol.Outbound} out; completion is the client's close. */
   static final class Messages implements Wire {
     @Override
     public Object receive(Object element) {
@@ -106,7 +106,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     }
 
     @Override
-    public Object render(Room.Outbound out) {
+    public Object render(RoomProtocol.Outbound out) {
       return out;
     }
 
@@ -131,7 +131,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
   private final FlowShape<Object, Object> shape = FlowShape.of(in, out);
   private final Settings settings;
   private final SessionRegistry registry;
-  private final RecipientRef<Room.Command> sharded;
+  private final RecipientRef<RoomProtocol.Command> sharded;
   private final String roomId;
   private final String connectionId;
   private final boolean readOnly;
@@ -141,7 +141,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
    * @param sharded the room through cluster sharding
    * @param wire makes the wire for each materialization
    */
-  public Session(Settings settings, SessionRegistry registry, RecipientRef<Room.Command> sharded, String roomId,
+  public Session(Settings settings, SessionRegistry registry, RecipientRef<RoomProtocol.Command> sharded, String roomId,
       String connectionId, boolean readOnly, Supplier<Wire> wire) {
     this.settings = settings;
     this.registry = registry;
@@ -152,11 +152,11 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     this.wire = wire;
   }
 
-  /** The session on whole messages: String or byte[] in, {@link Room.Outbound} out. */
-  public static Flow<Object, Room.Outbound, NotUsed> flow(Settings settings, SessionRegistry registry, RecipientRef<Room.Command> room,
+  /** The session on whole messages: String or byte[] in, {@link RoomProtocol.Outbound} out. */
+  public static Flow<Object, RoomProtocol.Outbound, NotUsed> flow(Settings settings, SessionRegistry registry, RecipientRef<RoomProtocol.Command> room,
       String roomId, String connectionId, boolean readOnly) {
     return Flow.fromGraph(new Session(settings, registry, room, roomId, connectionId, readOnly, Messages::new))
-        .map(o -> (Room.Outbound) o);
+        .map(o -> (RoomProtocol.Outbound) o);
   }
 
   @Override
@@ -195,10 +195,10 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private final ArrayDeque<Inbox.Batch> inFlight = new ArrayDeque<>();
     private long inFlightBytes;
     private StageActor stageActor;
-    private ActorRef<Room.Outbound> self;
-    private Room.Join join;
+    private ActorRef<RoomProtocol.Outbound> self;
+    private RoomProtocol.Join join;
     /** The room incarnation that answered the Join; null until then. */
-    private ActorRef<Room.Command> room;
+    private ActorRef<RoomProtocol.Command> room;
     /** The room stopped, closed us, or never answered: nothing more can reach it. */
     private boolean roomGone;
     /** After a Rejoin: the state vector to ask the next incarnation about for the client (null: nothing to ask). */
@@ -252,7 +252,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
         return BoxedUnit.UNIT;
       });
       self = Adapter.toTyped(stageActor.ref());
-      join = new Room.Join(connectionId, self, readOnly);
+      join = new RoomProtocol.Join(connectionId, self, readOnly);
       registry.add(roomId, connectionId, self);
       sharded.tell(join);
       Duration retry = settings.sessions().joinRetry();
@@ -276,8 +276,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       }
       // leave the incarnation that answered; before an answer, leave through sharding, in case a
       // Join reached the room after all
-      if (room != null) room.tell(new Room.Leave(connectionId));
-      else sharded.tell(new Room.Leave(connectionId));
+      if (room != null) room.tell(new RoomProtocol.Leave(connectionId));
+      else sharded.tell(new RoomProtocol.Leave(connectionId));
     }
 
     // ---- from the client
@@ -318,7 +318,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       while (room != null && !roomGone && !inbox.isEmpty() && inFlight.size() < window.messages()
           && (inFlight.isEmpty() || inFlightBytes + inbox.headBytes() <= window.bytes())) {
         Inbox.Batch batch = inbox.poll();
-        room.tell(new Room.FromClient(connectionId, batch.message(), batch.coalesced()));
+        room.tell(new RoomProtocol.FromClient(connectionId, batch.message(), batch.coalesced()));
         inFlight.add(batch);
         inFlightBytes += batch.bytes();
       }
@@ -333,19 +333,19 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     // ---- from the room (and the registry), through the stage actor
 
     private void onActorMessage(Object message) {
-      if (message instanceof Room.Send send) {
+      if (message instanceof RoomProtocol.Send send) {
         if (!closing) sendBounded(frames.render(send), send.frame().length);
-      } else if (message instanceof Room.Ack) {
+      } else if (message instanceof RoomProtocol.Ack) {
         Inbox.Batch acked = inFlight.poll();
         if (acked != null) inFlightBytes -= acked.bytes();
         dispatch();
         pullIfRoom();
         completeWhenSettled();
-      } else if (message instanceof Room.Joined joined) {
+      } else if (message instanceof RoomProtocol.Joined joined) {
         onJoined(joined.room());
-      } else if (message instanceof Room.Rejoin rejoin) {
+      } else if (message instanceof RoomProtocol.Rejoin rejoin) {
         onRejoin(rejoin);
-      } else if (message instanceof Room.Close c) {
+      } else if (message instanceof RoomProtocol.Close c) {
         roomGone = true; // the room will not take more from this connection
         closedByRoom = c.code() + " " + c.reason();
         if (!closing) close(c.code(), c.reason());
@@ -362,7 +362,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
       }
     }
 
-    private void onJoined(ActorRef<Room.Command> answered) {
+    private void onJoined(ActorRef<RoomProtocol.Command> answered) {
       if (room == null && !roomGone) {
         room = answered;
         cancelTimer(RETRY);
@@ -374,20 +374,20 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
         }
         resync = null;
         // after a rejoin: what the last incarnation did not acknowledge, again, in order (updates are idempotent)
-        for (Inbox.Batch b : inFlight) room.tell(new Room.FromClient(connectionId, b.message(), b.coalesced()));
+        for (Inbox.Batch b : inFlight) room.tell(new RoomProtocol.FromClient(connectionId, b.message(), b.coalesced()));
         dispatch();
         completeWhenSettled();
       } else if (!answered.equals(room)) {
         // a repeated Join that a second incarnation took, or an answer after we gave up: leave it
-        answered.tell(new Room.Leave(connectionId));
+        answered.tell(new RoomProtocol.Leave(connectionId));
       }
     }
 
     /** The room is stopping in good order: leave it and join its next incarnation, keeping what it did not acknowledge. */
-    private void onRejoin(Room.Rejoin rejoin) {
+    private void onRejoin(RoomProtocol.Rejoin rejoin) {
       if (roomGone) return;
       if (room != null) {
-        room.tell(new Room.Leave(connectionId)); // after everything sent to it: it handles those first
+        room.tell(new RoomProtocol.Leave(connectionId)); // after everything sent to it: it handles those first
         stageActor.unwatch(Adapter.toClassic(room));
         room = null;
       }
@@ -480,7 +480,7 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
 
     /** Sends the close frame as the session's last message. */
     private void close(int code, String reason) {
-      send(frames.render(new Room.Close(code, reason)), 0);
+      send(frames.render(new RoomProtocol.Close(code, reason)), 0);
       finish();
     }
 

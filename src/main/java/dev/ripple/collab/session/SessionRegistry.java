@@ -3,7 +3,7 @@ package dev.ripple.collab.session;
 import akka.actor.typed.ActorRef;
 import dev.ripple.collab.auth.Access;
 import dev.ripple.collab.protocol.InboundBudget;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import java.util.Collection;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /** The open connections of this node, so that shutdown can close each with a code its client understands. */
 public final class SessionRegistry {
-  private final Set<ActorRef<Room.Outbound>> open = ConcurrentHashMap.newKeySet();
+  private final Set<ActorRef<RoomProtocol.Outbound>> open = ConcurrentHashMap.newKeySet();
 
   private final AtomicLong gauge;
 
@@ -45,7 +45,7 @@ public final class SessionRegistry {
   public record Credentials(String token, String clientAddress, Access access) {}
 
   /** An open connection with its credentials: what {@link Reverifier} checks again now and then. */
-  public record Authenticated(String roomId, String connectionId, Credentials credentials, ActorRef<Room.Outbound> session) {}
+  public record Authenticated(String roomId, String connectionId, Credentials credentials, ActorRef<RoomProtocol.Outbound> session) {}
 
   /** Credentials of connections being upgraded, until their session starts (bounded by the upgrades in flight). */
   private final ConcurrentHashMap<String, Credentials> expected = new ConcurrentHashMap<>();
@@ -61,7 +61,7 @@ public final class SessionRegistry {
     return authenticated.values();
   }
 
-  void add(String roomId, String connectionId, ActorRef<Room.Outbound> session) {
+  void add(String roomId, String connectionId, ActorRef<RoomProtocol.Outbound> session) {
     if (open.add(session)) {
       gauge.incrementAndGet();
       perRoom.computeIfAbsent(roomId, r -> new AtomicInteger()).incrementAndGet();
@@ -70,7 +70,7 @@ public final class SessionRegistry {
     }
   }
 
-  void remove(String roomId, String connectionId, ActorRef<Room.Outbound> session) {
+  void remove(String roomId, String connectionId, ActorRef<RoomProtocol.Outbound> session) {
     expected.remove(connectionId); // an upgrade whose session never started
     if (open.remove(session)) {
       gauge.decrementAndGet();
@@ -92,8 +92,8 @@ public final class SessionRegistry {
   /** Closes every open connection with {@code code}; returns how many there were. */
   public int closeAll(int code, String reason) {
     int n = 0;
-    for (ActorRef<Room.Outbound> s : open) {
-      s.tell(new Room.Close(code, reason));
+    for (ActorRef<RoomProtocol.Outbound> s : open) {
+      s.tell(new RoomProtocol.Close(code, reason));
       n++;
     }
     return n;

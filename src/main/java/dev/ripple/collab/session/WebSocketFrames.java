@@ -21,7 +21,7 @@ import dev.ripple.collab.protocol.BatchAssembler;
 import dev.ripple.collab.protocol.CloseCodes;
 import dev.ripple.collab.protocol.InboundBudget;
 import dev.ripple.collab.protocol.ProtocolException;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -34,7 +34,7 @@ import scala.concurrent.duration.FiniteDuration;
  * too big, 1012 restarting, 1013 overloaded, 44xx auth). We keep akka-http's framing, masking,
  * ping/pong, close handshake and keep-alive, and replace only the top layer with a {@link Session}
  * on this class's {@link Session.Wire}: whole messages in (text as String, binary as byte[], bounded
- * in size), binary frames out, and {@link Room.Close} as a close frame with its code and reason.
+ * in size), binary frames out, and {@link RoomProtocol.Close} as a close frame with its code and reason.
  * The only text the server reads is a y-pk-batch marker, so of a text message only its first
  * {@link BatchAssembler#MAX_MARKER_CHARS} + 1 characters are kept: a longer one is handed up as that
  * head as soon as it is known to be too long (a marker: refused with 1007 at once; other text:
@@ -115,12 +115,12 @@ public final class WebSocketFrames {
     }
 
     @Override
-    public Object render(Room.Outbound out) {
-      if (out instanceof Room.Send send) {
+    public Object render(RoomProtocol.Outbound out) {
+      if (out instanceof RoomProtocol.Send send) {
         return FrameEvent$.MODULE$.fullFrame((Protocol.Opcode) BINARY, Option.empty(),
             ByteString.fromArrayUnsafe(send.frame()), true, false, false, false);
       }
-      Room.Close close = (Room.Close) out;
+      RoomProtocol.Close close = (RoomProtocol.Close) out;
       String reason = close.reason() == null ? "" : close.reason();
       // a close frame's reason is at most 123 bytes of UTF-8
       while (reason.getBytes(StandardCharsets.UTF_8).length > 123) reason = reason.substring(0, reason.length() - 1);

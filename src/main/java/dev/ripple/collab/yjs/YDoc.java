@@ -82,6 +82,11 @@ public final class YDoc {
       this.doc = doc;
     }
 
+    /** Whether {@link YDoc#apply(PreparedUpdate)} takes it: prepared by {@code target} and not applied yet. */
+    public boolean appliesTo(YDoc target) {
+      return doc == target && !applied;
+    }
+
     /** No structs and no deletes: applying it changes nothing (a sync step 2 with nothing new is such). */
     public boolean isEmpty() {
       for (UpdateReader.ClientStructs b : decoded.blocks()) {

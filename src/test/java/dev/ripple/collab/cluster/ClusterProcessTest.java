@@ -11,7 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ripple.collab.Main;
 import dev.ripple.collab.NodeProcess;
 import dev.ripple.collab.cluster.ProcessCluster.Node;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -149,7 +149,7 @@ class ClusterProcessTest {
   private static List<String> roomsOn(Node n, List<String> rooms) throws Exception {
     Set<String> shards = cluster.shardsOf(n);
     int count = Main.loadConfig(Map.of("COLLAB_MODE", "cluster")).getInt("akka.cluster.sharding.number-of-shards");
-    HashCodeMessageExtractor<Room.Command> extractor = new HashCodeMessageExtractor<>(count);
+    HashCodeMessageExtractor<RoomProtocol.Command> extractor = new HashCodeMessageExtractor<>(count);
     return rooms.stream().filter(r -> shards.contains(extractor.shardId(r))).toList();
   }
 

@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ripple.collab.Main;
 import dev.ripple.collab.NodeProcess;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -291,7 +291,7 @@ class ComposeClusterIT {
     Matcher m = SHARD.matcher(r.output());
     while (m.find()) shards.add(m.group(1));
     int count = Main.loadConfig(Map.of("COLLAB_MODE", "cluster")).getInt("akka.cluster.sharding.number-of-shards");
-    HashCodeMessageExtractor<Room.Command> extractor = new HashCodeMessageExtractor<>(count);
+    HashCodeMessageExtractor<RoomProtocol.Command> extractor = new HashCodeMessageExtractor<>(count);
     return IntStream.range(0, ROOMS).mapToObj(i -> LOAD_PREFIX + "-" + i).filter(room -> shards.contains(extractor.shardId(room))).toList();
   }
 

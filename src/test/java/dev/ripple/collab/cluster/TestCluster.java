@@ -14,7 +14,7 @@ import akka.cluster.typed.Cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.Main;
-import dev.ripple.collab.room.Room;
+import dev.ripple.collab.room.RoomProtocol;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -200,7 +200,7 @@ final class TestCluster implements AutoCloseable {
     for (Node n : nodes()) {
       ShardRegion.CurrentShardRegionState state = AskPattern.<akka.cluster.sharding.typed.ClusterShardingQuery, ShardRegion.CurrentShardRegionState>ask(
               ClusterSharding.get(n.system()).shardState(),
-              replyTo -> new GetShardRegionState(Room.ENTITY_TYPE_KEY, replyTo),
+              replyTo -> new GetShardRegionState(RoomProtocol.ENTITY_TYPE_KEY, replyTo),
               Duration.ofSeconds(5), n.system().scheduler())
           .toCompletableFuture().get(10, TimeUnit.SECONDS);
       Set<String> rooms = new TreeSet<>();
@@ -216,7 +216,7 @@ final class TestCluster implements AutoCloseable {
   static Map<Address, Set<String>> shardsByMember(Node via) throws Exception {
     ShardRegion.ClusterShardingStats stats = AskPattern.<akka.cluster.sharding.typed.ClusterShardingQuery, ShardRegion.ClusterShardingStats>ask(
             ClusterSharding.get(via.system()).shardState(),
-            replyTo -> new GetClusterShardingStats(Room.ENTITY_TYPE_KEY, Duration.ofSeconds(5), replyTo),
+            replyTo -> new GetClusterShardingStats(RoomProtocol.ENTITY_TYPE_KEY, Duration.ofSeconds(5), replyTo),
             Duration.ofSeconds(10), via.system().scheduler())
         .toCompletableFuture().get(15, TimeUnit.SECONDS);
     Map<Address, Set<String>> out = new HashMap<>();
@@ -227,7 +227,7 @@ final class TestCluster implements AutoCloseable {
   /** The shard a room belongs to, computed as the Room sharding does (the default extractor). */
   static String shardOf(Node n, String roomId) {
     int shards = n.system().settings().config().getInt("akka.cluster.sharding.number-of-shards");
-    return new HashCodeMessageExtractor<Room.Command>(shards).shardId(roomId);
+    return new HashCodeMessageExtractor<RoomProtocol.Command>(shards).shardId(roomId);
   }
 
   static boolean eventually(Duration max, BooleanSupplier cond) throws InterruptedException {

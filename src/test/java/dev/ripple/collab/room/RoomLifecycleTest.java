@@ -59,32 +59,32 @@ class RoomLifecycleTest {
     roomId = "doc-" + UUID.randomUUID();
   }
 
-  private ActorRef<Room.Command> spawn() {
+  private ActorRef<RoomProtocol.Command> spawn() {
     return testKit.spawn(Room.create(roomId, SETTINGS, backup, shard.ref()));
   }
 
   /** The next message that is not an acknowledgement (the room acknowledges every client message; these tests are about other things). */
-  static Room.Outbound next(TestProbe<Room.Outbound> p) {
+  static RoomProtocol.Outbound next(TestProbe<RoomProtocol.Outbound> p) {
     return next(p, Duration.ofSeconds(3));
   }
 
-  static Room.Outbound next(TestProbe<Room.Outbound> p, Duration max) {
-    return p.fishForMessage(max, m -> m instanceof Room.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()
+  static RoomProtocol.Outbound next(TestProbe<RoomProtocol.Outbound> p, Duration max) {
+    return p.fishForMessage(max, m -> m instanceof RoomProtocol.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()
         : akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()).get(0);
   }
 
   /** Joins and returns the state vector of the room's sync step 1. */
-  private Map<Long, Long> join(ActorRef<Room.Command> room, TestProbe<Room.Outbound> p, String id) {
-    room.tell(new Room.Join(id, p.ref(), false));
-    assertInstanceOf(Room.Joined.class, next(p));
-    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) next(p)).frame());
+  private Map<Long, Long> join(ActorRef<RoomProtocol.Command> room, TestProbe<RoomProtocol.Outbound> p, String id) {
+    room.tell(new RoomProtocol.Join(id, p.ref(), false));
+    assertInstanceOf(RoomProtocol.Joined.class, next(p));
+    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((RoomProtocol.Send) next(p)).frame());
     return StateVectors.decode(step1.stateVector());
   }
 
   /** Sends an update from {@code from} and waits until {@code witness} (another connection) sees it, i.e. it is journaled. */
-  private void edit(ActorRef<Room.Command> room, String from, TestProbe<Room.Outbound> witness, byte[] update) {
-    room.tell(new Room.FromClient(from, new SyncProtocol.SyncUpdate(update, false)));
-    assertArrayEquals(SyncProtocol.update(update), ((Room.Send) next(witness)).frame());
+  private void edit(ActorRef<RoomProtocol.Command> room, String from, TestProbe<RoomProtocol.Outbound> witness, byte[] update) {
+    room.tell(new RoomProtocol.FromClient(from, new SyncProtocol.SyncUpdate(update, false)));
+    assertArrayEquals(SyncProtocol.update(update), ((RoomProtocol.Send) next(witness)).frame());
   }
 
   private void eventuallySaves(int n) {
@@ -116,9 +116,9 @@ class RoomLifecycleTest {
 
   @Test
   void periodicSaveRunsOnlyWhileConnectedAndOnlyWhenChanged() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     advance(Duration.ofSeconds(30));
@@ -133,14 +133,14 @@ class RoomLifecycleTest {
 
   @Test
   void lastLeaveSavesAfterTheDebounceThenPassivates() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(6));
     eventuallySaves(0);
     shard.expectNoMessage(QUIET);
@@ -152,14 +152,14 @@ class RoomLifecycleTest {
 
   @Test
   void reconnectInsideTheDebounceWindowCancelsTheFinalSaveAndPeriodicSavingResumes() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(5));
     join(room, a, "a2"); // a tab refresh
     advance(Duration.ofSeconds(5));
@@ -172,14 +172,14 @@ class RoomLifecycleTest {
   @Test
   void failedSavesAreRetriedWithExponentialBackoff() {
     backup.failSaves.set(2);
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(7));
     eventuallySaves(1); // fails
     advance(Duration.ofSeconds(2));
@@ -194,14 +194,14 @@ class RoomLifecycleTest {
   @Test
   void afterSixFailedRetriesTheRoomStaysDirtyAndTriesAgainLater() {
     backup.failSaves.set(1000);
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(7));
     eventuallySaves(1);
     for (int i = 0; i < 6; i++) {
@@ -219,9 +219,9 @@ class RoomLifecycleTest {
 
   @Test
   void aRestartedRoomWithASaveOwedMakesIt() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
@@ -240,8 +240,8 @@ class RoomLifecycleTest {
     YDoc saved = new YDoc();
     saved.apply(HELLO);
     backup.stored.put(roomId, saved.encodeStateAsUpdate());
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
     assertEquals(Map.of(1L, 5L), join(room, a, "a"));
     assertEquals(1, backup.loads.get());
   }
@@ -253,9 +253,9 @@ class RoomLifecycleTest {
     byte[] original = saved.encodeStateAsUpdate();
     backup.put(roomId, original, 40);
     backup.failLoads.set(1000);
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     assertEquals(Map.of(), join(room, a, "a")); // served after the first failure, without the backup
     join(room, b, "b");
     edit(room, "a", b, WORLD); // depends on HELLO: stays pending on the server
@@ -263,7 +263,7 @@ class RoomLifecycleTest {
     eventuallySaves(0); // not loaded: no save
     backup.failLoads.set(0);
     // the load retry (its backoff grows with each failure): the late load is broadcast like any update
-    Room.Outbound late = null;
+    RoomProtocol.Outbound late = null;
     for (int i = 0; i < 12 && late == null; i++) {
       advance(Duration.ofSeconds(10));
       try {
@@ -272,7 +272,7 @@ class RoomLifecycleTest {
         // the retry is not due yet
       }
     }
-    assertArrayEquals(SyncProtocol.update(original), ((Room.Send) late).frame());
+    assertArrayEquals(SyncProtocol.update(original), ((RoomProtocol.Send) late).frame());
     advance(Duration.ofSeconds(30));
     eventuallySaves(1);
     assertEquals(Map.of(1L, 11L), svOf(backup.saves.get(0))); // the backup and the edit, merged
@@ -285,9 +285,9 @@ class RoomLifecycleTest {
     YDoc saved = new YDoc();
     saved.apply(HELLO);
     backup.put(roomId, saved.encodeStateAsUpdate(), 40);
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, WORLD);
@@ -302,12 +302,12 @@ class RoomLifecycleTest {
     YDoc saved = new YDoc();
     saved.apply(HELLO);
     backup.put(roomId, saved.encodeStateAsUpdate(), 40);
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
     join(room, a, "a");
     advance(Duration.ofSeconds(30));
     eventuallySaves(0); // the backup already has everything
-    room.tell(new Room.Leave("a"));
+    room.tell(new RoomProtocol.Leave("a"));
     advance(Duration.ofSeconds(7));
     shard.expectMessageClass(ClusterSharding.Passivate.class);
     eventuallySaves(0);
@@ -318,9 +318,9 @@ class RoomLifecycleTest {
     YDoc saved = new YDoc();
     saved.apply(HELLO);
     backup.put(roomId, saved.encodeStateAsUpdate(), 40);
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, WORLD);
@@ -341,9 +341,9 @@ class RoomLifecycleTest {
    */
   @Test
   void aRoomStartedFromItsJournalMergesTheBackupBeforeItsFirstSaveWhateverTheCounts() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
@@ -372,9 +372,9 @@ class RoomLifecycleTest {
    */
   @Test
   void aSaveRefusedForANewerBackupMergesTheBackupAndSavesBothNodesEdits() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
@@ -383,7 +383,7 @@ class RoomLifecycleTest {
     backup.put(roomId, elsewhere.encodeStateAsUpdate(), 40); // the other node's newer save
     advance(Duration.ofSeconds(30)); // the periodic save: refused, the backup covers more
     // the other node's content reaches the connected clients, as an update
-    SyncProtocol.SyncUpdate merged = (SyncProtocol.SyncUpdate) SyncProtocol.decode(((Room.Send) next(a)).frame());
+    SyncProtocol.SyncUpdate merged = (SyncProtocol.SyncUpdate) SyncProtocol.decode(((RoomProtocol.Send) next(a)).frame());
     YDoc client = new YDoc();
     client.apply(HELLO);
     client.apply(merged.update());
@@ -392,8 +392,8 @@ class RoomLifecycleTest {
     assertEquals(java.util.List.of(1L, 41L), backup.saveUpdates); // above the backup's count: stored
     assertEquals(Map.of(1L, 5L, 2L, 5L), svOf(backup.stored.get(roomId)));
     assertEquals(41L, backup.storedUpdates.get(roomId));
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(7));
     eventuallySaves(2); // nothing owed: the stored save confirmed everything
     shard.expectMessageClass(ClusterSharding.Passivate.class);
@@ -402,32 +402,32 @@ class RoomLifecycleTest {
   /** The same when the refused save is the final one: the room merges, saves, and passivates only then. */
   @Test
   void aFinalSaveRefusedForANewerBackupMergesAndSavesBeforeThePassivation() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
     YDoc elsewhere = new YDoc();
     elsewhere.apply(OTHER);
     backup.put(roomId, elsewhere.encodeStateAsUpdate(), 40);
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(7));
     eventuallySaves(2);
     assertEquals(java.util.List.of(1L, 41L), backup.saveUpdates);
     assertEquals(Map.of(1L, 5L, 2L, 5L), svOf(backup.stored.get(roomId)));
     shard.expectMessageClass(ClusterSharding.Passivate.class);
-    ActorRef<Room.Command> again = spawn(); // from the journal: the merge was journaled
-    TestProbe<Room.Outbound> c = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> again = spawn(); // from the journal: the merge was journaled
+    TestProbe<RoomProtocol.Outbound> c = testKit.createTestProbe();
     assertEquals(Map.of(1L, 5L, 2L, 5L), join(again, c, "c"));
   }
 
   @Test
   void changesMadeDuringASlowSaveGetASaveOfTheirOwnAfterEveryoneLeft() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
@@ -436,8 +436,8 @@ class RoomLifecycleTest {
     advance(Duration.ofSeconds(30));
     eventuallySaves(1); // the periodic save, still running
     edit(room, "a", b, WORLD);
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(7)); // the final save is due while the slow one runs
     eventuallySaves(1);
     backup.holdSaves = null;
@@ -454,14 +454,14 @@ class RoomLifecycleTest {
   void aLateLoadAfterEveryoneLeftSchedulesTheSaveTheyAreOwed() {
     backup.put(roomId, new byte[] {0, 0}, 3); // an empty document, but a backup
     backup.failLoads.set(1000);
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a"); // served after the failed load
     join(room, b, "b");
     edit(room, "a", b, HELLO);
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(7));
     eventuallySaves(0); // not loaded: nothing may be saved yet, and the final save found nothing it could do
     backup.failLoads.set(0);
@@ -477,28 +477,28 @@ class RoomLifecycleTest {
 
   @Test
   void aSessionThatStopsWithoutLeavingIsRemovedAndTheRoomPassivates() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
-    room.tell(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(
+    room.tell(new RoomProtocol.FromClient("a", new SyncProtocol.AwarenessUpdate(
         new byte[] {1, 42, 1, 2, '{', '}'})));
     advance(Duration.ofMillis(50)); // the relay interval (manual time here)
     next(b); // a's presence
     a.stop(); // its node died, or its Leave was lost
     advance(Duration.ofMillis(50));
-    Room.Send removal = (Room.Send) next(b);
+    RoomProtocol.Send removal = (RoomProtocol.Send) next(b);
     assertArrayEquals(SyncProtocol.awareness(new byte[] {1, 42, 2, 4, 'n', 'u', 'l', 'l'}), removal.frame());
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(Duration.ofSeconds(7));
     shard.expectMessageClass(ClusterSharding.Passivate.class);
   }
 
   @Test
   void aSavedRequestIsAnsweredOnlyOnceTheUpdatesBeforeItAreInTheJournal() throws Exception {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
     join(room, a, "a");
     // the test seam: a journal held slow, every write waits for the latch
     java.util.concurrent.CountDownLatch journal = new java.util.concurrent.CountDownLatch(1);
@@ -515,12 +515,12 @@ class RoomLifecycleTest {
     });
     try {
       byte[] request = {(byte) 102, 2, 7, 9}; // [102, varUint8Array([7, 9])]
-      room.tell(new Room.FromClient("a", new SyncProtocol.SyncUpdate(HELLO, false)));
-      room.tell(new Room.FromClient("a", SyncProtocol.decode(request)));
+      room.tell(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(HELLO, false)));
+      room.tell(new RoomProtocol.FromClient("a", SyncProtocol.decode(request)));
       a.expectNoMessage(Duration.ofMillis(500)); // the update is not journaled yet: no acknowledgement, no answer
       journal.countDown();
-      assertEquals(Room.Ack.INSTANCE, a.receiveMessage(Duration.ofSeconds(5))); // the update, journaled
-      assertArrayEquals(request, ((Room.Send) a.receiveMessage(Duration.ofSeconds(5))).frame()); // then the answer, unchanged
+      assertEquals(RoomProtocol.Ack.INSTANCE, a.receiveMessage(Duration.ofSeconds(5))); // the update, journaled
+      assertArrayEquals(request, ((RoomProtocol.Send) a.receiveMessage(Duration.ofSeconds(5))).frame()); // then the answer, unchanged
     } finally {
       journal.countDown();
       persistence.resetPolicy();
@@ -529,35 +529,35 @@ class RoomLifecycleTest {
 
   @Test
   void aJoinArrivingWhileTheRoomRecoversIsStashedNotLost() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
     join(room, a, "a");
     // 500 single-character updates of client 7, each journaled
     for (int i = 0; i < 500; i++) {
-      room.tell(new Room.FromClient("a", new SyncProtocol.SyncUpdate(dev.ripple.collab.TypedUpdates.typed(i), false)));
+      room.tell(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(dev.ripple.collab.TypedUpdates.typed(i), false)));
     }
-    room.tell(new Room.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
+    room.tell(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
     next(a, Duration.ofSeconds(10)); // step 2: everything before it is journaled
     testKit.stop(room);
-    ActorRef<Room.Command> again = spawn();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> again = spawn();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     assertEquals(Map.of(7L, 500L), join(again, b, "b")); // sent at once, answered after recovery
   }
 
   @Test
   void localStateTakesPrecedenceOverTheBackup() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
     testKit.stop(room);
     // a room that stops with connections open (handed off) tells them to reconnect
-    assertEquals(new Room.Close(1012, "room moved"), next(a));
-    assertEquals(new Room.Close(1012, "room moved"), next(b));
+    assertEquals(new RoomProtocol.Close(1012, "room moved"), next(a));
+    assertEquals(new RoomProtocol.Close(1012, "room moved"), next(b));
     backup.stored.put(roomId, new byte[] {0, 0}); // whatever the backup holds now
-    ActorRef<Room.Command> again = spawn();
+    ActorRef<RoomProtocol.Command> again = spawn();
     assertEquals(Map.of(1L, 5L), join(again, a, "a3"));
     assertEquals(1, backup.loads.get()); // loaded once, at the very first start
   }
@@ -565,11 +565,11 @@ class RoomLifecycleTest {
   /** Sharding's stop message with nobody connected: the room stops at once. */
   @Test
   void stopWithoutConnectionsStopsAtOnce() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
     join(room, a, "a");
-    room.tell(new Room.Leave("a"));
-    room.tell(Room.Stop.INSTANCE);
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(RoomProtocol.Stop.INSTANCE);
     a.expectTerminated(room, Duration.ofSeconds(3));
   }
 
@@ -581,38 +581,38 @@ class RoomLifecycleTest {
    */
   @Test
   void stopWithConnectionsTellsThemToRejoinAndHandlesWhatTheySendUntilTheyLeave() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
-    room.tell(Room.Stop.INSTANCE);
-    Room.Rejoin rejoin = assertInstanceOf(Room.Rejoin.class, next(a));
+    room.tell(RoomProtocol.Stop.INSTANCE);
+    RoomProtocol.Rejoin rejoin = assertInstanceOf(RoomProtocol.Rejoin.class, next(a));
     assertEquals(Map.of(1L, 5L), StateVectors.decode(rejoin.stateVector()));
-    assertInstanceOf(Room.Rejoin.class, next(b));
-    room.tell(new Room.FromClient("b", new SyncProtocol.SyncUpdate(WORLD, false))); // sent before b's session got the Rejoin
-    assertArrayEquals(SyncProtocol.update(WORLD), ((Room.Send) next(a)).frame()); // journaled and broadcast
-    b.fishForMessage(Duration.ofSeconds(3), m -> m instanceof Room.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+    assertInstanceOf(RoomProtocol.Rejoin.class, next(b));
+    room.tell(new RoomProtocol.FromClient("b", new SyncProtocol.SyncUpdate(WORLD, false))); // sent before b's session got the Rejoin
+    assertArrayEquals(SyncProtocol.update(WORLD), ((RoomProtocol.Send) next(a)).frame()); // journaled and broadcast
+    b.fishForMessage(Duration.ofSeconds(3), m -> m instanceof RoomProtocol.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
         : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore());
-    room.tell(new Room.Leave("a"));
+    room.tell(new RoomProtocol.Leave("a"));
     a.expectNoMessage(QUIET); // still b to wait for
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("b"));
     a.expectTerminated(room, Duration.ofSeconds(3));
     b.expectNoMessage(QUIET); // no 1012: they moved
-    ActorRef<Room.Command> again = spawn();
-    TestProbe<Room.Outbound> c = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> again = spawn();
+    TestProbe<RoomProtocol.Outbound> c = testKit.createTestProbe();
     assertEquals(Map.of(1L, 11L), join(again, c, "c")); // the update sent during the stop is in the journal
   }
 
   /** Sessions that never leave (their node is gone) hold the stop for rejoin-timeout at most. */
   @Test
   void stopWaitsForConnectionsAtMostTheRejoinTimeout() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
     join(room, a, "a");
-    room.tell(Room.Stop.INSTANCE);
-    assertInstanceOf(Room.Rejoin.class, next(a));
+    room.tell(RoomProtocol.Stop.INSTANCE);
+    assertInstanceOf(RoomProtocol.Rejoin.class, next(a));
     advance(SETTINGS.sessions().rejoinTimeout().minusMillis(100));
     a.expectNoMessage(QUIET);
     advance(Duration.ofMillis(200));
@@ -627,25 +627,25 @@ class RoomLifecycleTest {
    */
   @Test
   void anUnexpectedFailureRestartsTheRoomFromItsJournalAndItsConnectionsRejoin() {
-    ActorRef<Room.Command> room = spawn();
-    TestProbe<Room.Outbound> a = testKit.createTestProbe();
-    TestProbe<Room.Outbound> b = testKit.createTestProbe();
+    ActorRef<RoomProtocol.Command> room = spawn();
+    TestProbe<RoomProtocol.Outbound> a = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Outbound> b = testKit.createTestProbe();
     join(room, a, "a");
     join(room, b, "b");
     edit(room, "a", b, HELLO);
     backup.throwOnSave.set(1);
     advance(SETTINGS.alarms().period()); // the periodic save throws inside the room's command handler
-    Room.Rejoin rejoin = assertInstanceOf(Room.Rejoin.class, next(a));
+    RoomProtocol.Rejoin rejoin = assertInstanceOf(RoomProtocol.Rejoin.class, next(a));
     assertEquals(Map.of(1L, 5L), StateVectors.decode(rejoin.stateVector()));
-    assertInstanceOf(Room.Rejoin.class, next(b));
+    assertInstanceOf(RoomProtocol.Rejoin.class, next(b));
     // what a session does on a Rejoin: leave, then join again through sharding (here the same address)
-    room.tell(new Room.Leave("a"));
-    room.tell(new Room.Leave("b"));
+    room.tell(new RoomProtocol.Leave("a"));
+    room.tell(new RoomProtocol.Leave("b"));
     advance(SETTINGS.roomRestart().maxBackoff()); // past the first backoff
     assertEquals(Map.of(1L, 5L), join(room, a, "a")); // recovered from the journal
     join(room, b, "b");
     edit(room, "a", b, WORLD);
-    a.fishForMessage(Duration.ofSeconds(3), m -> m instanceof Room.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+    a.fishForMessage(Duration.ofSeconds(3), m -> m instanceof RoomProtocol.Ack ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
         : akka.actor.testkit.typed.javadsl.FishingOutcomes.fail("not an acknowledgement: " + m));
     advance(SETTINGS.alarms().period());
     eventuallySaves(1);

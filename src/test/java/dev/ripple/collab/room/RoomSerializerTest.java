@@ -38,17 +38,17 @@ class RoomSerializerTest {
 
   @Test
   void eventsAndSnapshotsRoundTrip() {
-    assertArrayEquals(new byte[] {1, 2, 3}, roundTrip(new Room.UpdateApplied(new byte[] {1, 2, 3})).update());
-    assertEquals(new Room.Compacted(), roundTrip(new Room.Compacted()));
-    Room.BackupLoaded loaded = roundTrip(new Room.BackupLoaded(new byte[] {0, 0}, 1234567890123L));
+    assertArrayEquals(new byte[] {1, 2, 3}, roundTrip(new RoomEvent.UpdateApplied(new byte[] {1, 2, 3})).update());
+    assertEquals(new RoomEvent.Compacted(), roundTrip(new RoomEvent.Compacted()));
+    RoomEvent.BackupLoaded loaded = roundTrip(new RoomEvent.BackupLoaded(new byte[] {0, 0}, 1234567890123L));
     assertArrayEquals(new byte[] {0, 0}, loaded.state());
     assertEquals(1234567890123L, loaded.updates());
-    assertEquals(new Room.BackupConfirmed(42), roundTrip(new Room.BackupConfirmed(42)));
-    Room.Snapshot s = roundTrip(new Room.Snapshot(new byte[] {9, 8}, 7, 5, true, 6));
+    assertEquals(new RoomEvent.BackupConfirmed(42), roundTrip(new RoomEvent.BackupConfirmed(42)));
+    RoomState.Snapshot s = roundTrip(new RoomState.Snapshot(new byte[] {9, 8}, 7, 5, true, 6));
     assertEquals(6, s.notifiedUpdates());
-    assertEquals(new Room.WebhookDelivered(9), roundTrip(new Room.WebhookDelivered(9)));
+    assertEquals(new RoomEvent.WebhookDelivered(9), roundTrip(new RoomEvent.WebhookDelivered(9)));
     // a snapshot from before webhooks ("S": no notified count) owes no notification
-    Room.Snapshot old = (Room.Snapshot) serialization.deserialize(java.nio.ByteBuffer.allocate(18).put((byte) 1).putLong(7).putLong(5)
+    RoomState.Snapshot old = (RoomState.Snapshot) serialization.deserialize(java.nio.ByteBuffer.allocate(18).put((byte) 1).putLong(7).putLong(5)
         .put((byte) 1).array(), 4711_0001, "S").get();
     assertEquals(7, old.notifiedUpdates());
     assertEquals(7, old.updates());
@@ -60,35 +60,35 @@ class RoomSerializerTest {
 
   @Test
   void flowControlSavedRequestsAndTheDocumentApiCrossNodes() {
-    Room.FromClient merged = roundTrip(new Room.FromClient("c-9", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, false), 37));
+    RoomProtocol.FromClient merged = roundTrip(new RoomProtocol.FromClient("c-9", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, false), 37));
     assertEquals(37, merged.coalesced());
     assertEquals("c-9", merged.connectionId());
-    assertEquals(Room.Ack.INSTANCE, roundTrip(Room.Ack.INSTANCE));
+    assertEquals(RoomProtocol.Ack.INSTANCE, roundTrip(RoomProtocol.Ack.INSTANCE));
     byte[] saved = {(byte) 102, 2, 7, 9};
-    Room.FromClient s = roundTrip(new Room.FromClient("c", SyncProtocol.decode(saved)));
+    RoomProtocol.FromClient s = roundTrip(new RoomProtocol.FromClient("c", SyncProtocol.decode(saved)));
     assertArrayEquals(saved, ((SyncProtocol.SavedRequest) s.message()).frame());
-    akka.actor.testkit.typed.javadsl.TestProbe<Room.DocumentReply> probe = testKit.createTestProbe();
-    Room.ReadUpdate full = roundTrip(new Room.ReadUpdate(null, probe.ref()));
+    akka.actor.testkit.typed.javadsl.TestProbe<RoomProtocol.DocumentReply> probe = testKit.createTestProbe();
+    RoomProtocol.ReadUpdate full = roundTrip(new RoomProtocol.ReadUpdate(null, probe.ref()));
     assertEquals(null, full.stateVector());
     assertEquals(probe.ref(), full.replyTo());
-    assertArrayEquals(new byte[] {1, 2}, roundTrip(new Room.ReadUpdate(new byte[] {1, 2}, probe.ref())).stateVector());
+    assertArrayEquals(new byte[] {1, 2}, roundTrip(new RoomProtocol.ReadUpdate(new byte[] {1, 2}, probe.ref())).stateVector());
     Map<String, java.util.List<String>> roots = new java.util.LinkedHashMap<>();
     roots.put("text", java.util.List.of("a", "b"));
     roots.put("xml", java.util.List.of("x"));
-    assertEquals(roots, roundTrip(new Room.ReadJson(roots, probe.ref())).roots());
-    assertArrayEquals(new byte[] {5}, roundTrip(new Room.ApplyUpdate(new byte[] {5}, probe.ref())).update());
-    assertArrayEquals(new byte[] {6}, roundTrip(new Room.DocumentData(new byte[] {6})).data());
-    assertEquals(new Room.UpdateJournaled(12), roundTrip(new Room.UpdateJournaled(12)));
-    assertEquals(new Room.UpdateRefused(413, "pending_limit", "why"), roundTrip(new Room.UpdateRefused(413, "pending_limit", "why")));
+    assertEquals(roots, roundTrip(new RoomProtocol.ReadJson(roots, probe.ref())).roots());
+    assertArrayEquals(new byte[] {5}, roundTrip(new RoomProtocol.ApplyUpdate(new byte[] {5}, probe.ref())).update());
+    assertArrayEquals(new byte[] {6}, roundTrip(new RoomProtocol.DocumentData(new byte[] {6})).data());
+    assertEquals(new RoomProtocol.UpdateJournaled(12), roundTrip(new RoomProtocol.UpdateJournaled(12)));
+    assertEquals(new RoomProtocol.UpdateRefused(413, "pending_limit", "why"), roundTrip(new RoomProtocol.UpdateRefused(413, "pending_limit", "why")));
   }
 
   @Test
   void aBackupLoadedJournaledBeforeTheCountReadsAsCoveringZeroUpdates() {
     // manifest "L", version 1, then the state alone: what journals hold from before the count
-    Room.BackupLoaded old = (Room.BackupLoaded) serialization.deserialize(new byte[] {1, 5, 6, 7}, 4711_0001, "L").get();
+    RoomEvent.BackupLoaded old = (RoomEvent.BackupLoaded) serialization.deserialize(new byte[] {1, 5, 6, 7}, 4711_0001, "L").get();
     assertArrayEquals(new byte[] {5, 6, 7}, old.state());
     assertEquals(0, old.updates());
-    Room.BackupLoaded none = (Room.BackupLoaded) serialization.deserialize(new byte[] {1}, 4711_0001, "L").get();
+    RoomEvent.BackupLoaded none = (RoomEvent.BackupLoaded) serialization.deserialize(new byte[] {1}, 4711_0001, "L").get();
     assertArrayEquals(new byte[0], none.state());
   }
 
@@ -103,33 +103,33 @@ class RoomSerializerTest {
     assertEquals(40, state.deliveredUpdates());
     assertArrayEquals(new byte[] {1, 2, 3}, state.stateVector());
     assertArrayEquals(new byte[0], roundTrip(new WebhookOutbox.State(0, new byte[0], 0)).stateVector());
-    TestProbe<Room.Command> room = testKit.createTestProbe();
+    TestProbe<RoomProtocol.Command> room = testKit.createTestProbe();
     WebhookOutbox.Deliver deliver = roundTrip(new WebhookOutbox.Deliver(9, new byte[] {1, 1, 5}, room.ref()));
     assertEquals(9, deliver.updates());
     assertArrayEquals(new byte[] {1, 1, 5}, deliver.stateVector());
     assertEquals(room.ref(), deliver.room());
     assertEquals(WebhookOutbox.Resume.INSTANCE, roundTrip(WebhookOutbox.Resume.INSTANCE));
-    assertEquals(new Room.NotificationAccepted(9), roundTrip(new Room.NotificationAccepted(9)));
-    assertEquals(new Room.NotificationDelivered(9), roundTrip(new Room.NotificationDelivered(9)));
+    assertEquals(new RoomProtocol.NotificationAccepted(9), roundTrip(new RoomProtocol.NotificationAccepted(9)));
+    assertEquals(new RoomProtocol.NotificationDelivered(9), roundTrip(new RoomProtocol.NotificationDelivered(9)));
   }
 
   @Test
   void messagesBetweenNodesRoundTrip() {
-    TestProbe<Room.Outbound> session = testKit.createTestProbe();
-    Room.Join join = roundTrip(new Room.Join("c-1", session.ref(), true));
+    TestProbe<RoomProtocol.Outbound> session = testKit.createTestProbe();
+    RoomProtocol.Join join = roundTrip(new RoomProtocol.Join("c-1", session.ref(), true));
     assertEquals("c-1", join.connectionId());
     assertEquals(session.ref(), join.session());
     assertEquals(true, join.readOnly());
-    assertEquals(new Room.Leave("c-1"), roundTrip(new Room.Leave("c-1")));
-    Room.FromClient f = roundTrip(new Room.FromClient("c-1", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true)));
+    assertEquals(new RoomProtocol.Leave("c-1"), roundTrip(new RoomProtocol.Leave("c-1")));
+    RoomProtocol.FromClient f = roundTrip(new RoomProtocol.FromClient("c-1", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true)));
     SyncProtocol.SyncUpdate u = (SyncProtocol.SyncUpdate) f.message();
     assertArrayEquals(new byte[] {0, 0}, u.update());
     assertEquals(true, u.step2());
-    assertInstanceOf(SyncProtocol.QueryAwareness.class, roundTrip(new Room.FromClient("c", new SyncProtocol.QueryAwareness())).message());
-    assertArrayEquals(new byte[] {5}, roundTrip(new Room.Send(new byte[] {5})).frame());
-    TestProbe<Room.Command> roomRef = testKit.createTestProbe();
-    assertEquals(roomRef.ref(), roundTrip(new Room.Joined(roomRef.ref())).room());
-    assertEquals(new Room.Close(1007, "bad ✓"), roundTrip(new Room.Close(1007, "bad ✓")));
+    assertInstanceOf(SyncProtocol.QueryAwareness.class, roundTrip(new RoomProtocol.FromClient("c", new SyncProtocol.QueryAwareness())).message());
+    assertArrayEquals(new byte[] {5}, roundTrip(new RoomProtocol.Send(new byte[] {5})).frame());
+    TestProbe<RoomProtocol.Command> roomRef = testKit.createTestProbe();
+    assertEquals(roomRef.ref(), roundTrip(new RoomProtocol.Joined(roomRef.ref())).room());
+    assertEquals(new RoomProtocol.Close(1007, "bad ✓"), roundTrip(new RoomProtocol.Close(1007, "bad ✓")));
   }
 
   /**
@@ -158,7 +158,7 @@ class RoomSerializerTest {
           Throwable e = read.failed().get();
           assertInstanceOf(java.io.NotSerializableException.class, e, manifest + " " + java.util.Arrays.toString(bytes) + ": " + e);
           assertTrue(e.getMessage().contains(manifest), e.getMessage());
-        } else if (read.get() instanceof Room.FromClient f) {
+        } else if (read.get() instanceof RoomProtocol.FromClient f) {
           assertTrue(f.coalesced() >= 1, "coalesced " + f.coalesced());
         }
       }

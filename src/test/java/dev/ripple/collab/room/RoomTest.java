@@ -42,9 +42,9 @@ class RoomTest {
   static final ActorTestKit testKit = ActorTestKit.create(config("snapshot"));
   static final Duration QUIET = Duration.ofMillis(200);
 
-  private EventSourcedBehaviorTestKit<Room.Command, Room.Event, Room.State> room;
-  private TestProbe<Room.Outbound> alice;
-  private TestProbe<Room.Outbound> bob;
+  private EventSourcedBehaviorTestKit<RoomProtocol.Command, RoomEvent, RoomState> room;
+  private TestProbe<RoomProtocol.Outbound> alice;
+  private TestProbe<RoomProtocol.Outbound> bob;
 
   @AfterAll
   static void shutdown() {
@@ -58,21 +58,21 @@ class RoomTest {
     bob = testKit.createTestProbe();
   }
 
-  private EventSourcedBehaviorTestKit<Room.Command, Room.Event, Room.State> roomWith(Settings settings) {
+  private EventSourcedBehaviorTestKit<RoomProtocol.Command, RoomEvent, RoomState> roomWith(Settings settings) {
     return EventSourcedBehaviorTestKit.create(testKit.system(), Room.create("doc-1", settings, new FakeBackup(), null),
-        EventSourcedBehaviorTestKit.<Room.Command, Room.Event, Room.State>enabledSerializationSettings()
+        EventSourcedBehaviorTestKit.<RoomProtocol.Command, RoomEvent, RoomState>enabledSerializationSettings()
             .withVerifyCommands(false).withVerifyState(false));
   }
 
-  private void join(TestProbe<Room.Outbound> p, String id, boolean readOnly) {
-    room.runCommand(new Room.Join(id, p.ref(), readOnly));
-    p.expectMessageClass(Room.Joined.class); // the room's address, for the session to watch
-    byte[] step1 = ((Room.Send) p.receiveMessage()).frame();
+  private void join(TestProbe<RoomProtocol.Outbound> p, String id, boolean readOnly) {
+    room.runCommand(new RoomProtocol.Join(id, p.ref(), readOnly));
+    p.expectMessageClass(RoomProtocol.Joined.class); // the room's address, for the session to watch
+    byte[] step1 = ((RoomProtocol.Send) p.receiveMessage()).frame();
     assertInstanceOf(SyncProtocol.SyncStep1.class, SyncProtocol.decode(step1));
   }
 
-  private static Room.FromClient update(String id, byte[] u) {
-    return new Room.FromClient(id, new SyncProtocol.SyncUpdate(u, false));
+  private static RoomProtocol.FromClient update(String id, byte[] u) {
+    return new RoomProtocol.FromClient(id, new SyncProtocol.SyncUpdate(u, false));
   }
 
   @Test
@@ -80,9 +80,9 @@ class RoomTest {
     room.runCommand(update("x", HELLO)); // no such connection: ignored
     join(alice, "a", false);
     room.runCommand(update("a", HELLO));
-    room.runCommand(new Room.Join("b", bob.ref(), false));
-    bob.expectMessageClass(Room.Joined.class);
-    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((Room.Send) bob.receiveMessage()).frame());
+    room.runCommand(new RoomProtocol.Join("b", bob.ref(), false));
+    bob.expectMessageClass(RoomProtocol.Joined.class);
+    SyncProtocol.SyncStep1 step1 = (SyncProtocol.SyncStep1) SyncProtocol.decode(((RoomProtocol.Send) bob.receiveMessage()).frame());
     assertEquals(Map.of(1L, 5L), StateVectors.decode(step1.stateVector()));
   }
 
@@ -90,13 +90,13 @@ class RoomTest {
   void aRepeatedJoinOfTheSameSessionIsAnsweredAgainButSyncedOnce() {
     join(alice, "a", false);
     // the session repeated its Join before the answer reached it
-    room.runCommand(new Room.Join("a", alice.ref(), false));
-    alice.expectMessageClass(Room.Joined.class);
+    room.runCommand(new RoomProtocol.Join("a", alice.ref(), false));
+    alice.expectMessageClass(RoomProtocol.Joined.class);
     alice.expectNoMessage(QUIET); // no second sync step 1
     room.runCommand(update("a", HELLO));
-    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+    assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage());
     join(bob, "b", false);
-    room.runCommand(new Room.Leave("a"));
+    room.runCommand(new RoomProtocol.Leave("a"));
     room.runCommand(update("b", WORLD));
     alice.expectNoMessage(QUIET); // one Leave ends the connection, however many Joins it sent
   }
@@ -107,22 +107,22 @@ class RoomTest {
     join(bob, "b", false);
     var result = room.runCommand(update("a", HELLO));
     assertEquals(1, result.events().size());
-    assertArrayEquals(HELLO, ((Room.UpdateApplied) result.events().get(0)).update());
-    assertArrayEquals(SyncProtocol.update(HELLO), ((Room.Send) bob.receiveMessage()).frame());
-    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage()); // the session's window reopens
+    assertArrayEquals(HELLO, ((RoomEvent.UpdateApplied) result.events().get(0)).update());
+    assertArrayEquals(SyncProtocol.update(HELLO), ((RoomProtocol.Send) bob.receiveMessage()).frame());
+    assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage()); // the session's window reopens
     alice.expectNoMessage(QUIET);
   }
 
   @Test
   void everyClientMessageIsAcknowledgedOnceHandled() {
     join(alice, "a", false);
-    room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true))); // nothing new
-    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
-    room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
-    assertInstanceOf(Room.Send.class, alice.receiveMessage()); // the answer first, then the acknowledgement
-    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
-    room.runCommand(new Room.FromClient("a", new SyncProtocol.QueryAwareness()));
-    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true))); // nothing new
+    assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage());
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
+    assertInstanceOf(RoomProtocol.Send.class, alice.receiveMessage()); // the answer first, then the acknowledgement
+    assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage());
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.QueryAwareness()));
+    assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage());
     alice.expectNoMessage(QUIET);
   }
 
@@ -130,10 +130,10 @@ class RoomTest {
   void coalescedUpdatesAreOneJournalEventCountedAsTheirClientMessages() {
     join(alice, "a", false);
     byte[] merged = dev.ripple.collab.yjs.Updates.mergeUpdates(java.util.List.of(HELLO, WORLD));
-    var result = room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncUpdate(merged, false), 2));
+    var result = room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(merged, false), 2));
     assertEquals(1, result.events().size());
-    assertEquals(1, result.state().updates); // the room counts journal events (what a save covers)
-    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
+    assertEquals(1, result.state().updates()); // the room counts journal events (what a save covers)
+    assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage());
   }
 
   @Test
@@ -141,18 +141,18 @@ class RoomTest {
     Settings two = Settings.from(ConfigFactory.parseMap(Map.of("ripple.limits.max-connections-per-room", 2))
         .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve());
     room = roomWith(two);
-    TestProbe<Room.Outbound> carol = testKit.createTestProbe();
-    room.runCommand(new Room.Join("a", alice.ref(), false));
-    room.runCommand(new Room.Join("b", bob.ref(), false));
-    room.runCommand(new Room.Join("c", carol.ref(), false));
-    assertEquals(new Room.Close(1013, "room is full"), carol.receiveMessage());
+    TestProbe<RoomProtocol.Outbound> carol = testKit.createTestProbe();
+    room.runCommand(new RoomProtocol.Join("a", alice.ref(), false));
+    room.runCommand(new RoomProtocol.Join("b", bob.ref(), false));
+    room.runCommand(new RoomProtocol.Join("c", carol.ref(), false));
+    assertEquals(new RoomProtocol.Close(1013, "room is full"), carol.receiveMessage());
   }
 
   @Test
   void anUpdateThatCarriesNothingIsNeitherJournaledNorBroadcast() {
     join(alice, "a", false);
     join(bob, "b", false);
-    assertTrue(room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true))).hasNoEvents());
+    assertTrue(room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(new byte[] {0, 0}, true))).hasNoEvents());
     bob.expectNoMessage(QUIET);
   }
 
@@ -164,8 +164,8 @@ class RoomTest {
     YDoc client = new YDoc();
     client.apply(HELLO);
     alice.receiveSeveralMessages(2); // the two acknowledgements
-    room.runCommand(new Room.FromClient("a", new SyncProtocol.SyncStep1(client.stateVector())));
-    SyncProtocol.SyncUpdate step2 = (SyncProtocol.SyncUpdate) SyncProtocol.decode(((Room.Send) alice.receiveMessage()).frame());
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(client.stateVector())));
+    SyncProtocol.SyncUpdate step2 = (SyncProtocol.SyncUpdate) SyncProtocol.decode(((RoomProtocol.Send) alice.receiveMessage()).frame());
     assertTrue(step2.step2());
     client.apply(step2.update());
     assertEquals(Map.of(1L, 11L), client.stateVectorMap());
@@ -177,7 +177,7 @@ class RoomTest {
     join(bob, "b", false);
     var result = room.runCommand(update("a", new byte[] {1, 1, 1, 0, 4}));
     assertTrue(result.hasNoEvents());
-    Room.Close close = (Room.Close) alice.receiveMessage();
+    RoomProtocol.Close close = (RoomProtocol.Close) alice.receiveMessage();
     assertEquals(CloseCodes.INVALID_PAYLOAD, close.code());
     bob.expectNoMessage(QUIET);
     assertEquals(1, room.runCommand(update("b", HELLO)).events().size());
@@ -196,18 +196,18 @@ class RoomTest {
     join(alice, "a", false);
     room.runCommand(update("a", HELLO));
     alice.receiveMessage(); // acknowledged
-    TestProbe<Room.DocumentReply> api = testKit.createTestProbe();
+    TestProbe<RoomProtocol.DocumentReply> api = testKit.createTestProbe();
     for (byte[] sv : MALFORMED_STATE_VECTORS) {
-      room.runCommand(new Room.ReadUpdate(sv, api.ref()));
-      Room.UpdateRefused refused = assertInstanceOf(Room.UpdateRefused.class, api.receiveMessage(), java.util.Arrays.toString(sv));
+      room.runCommand(new RoomProtocol.ReadUpdate(sv, api.ref()));
+      RoomProtocol.UpdateRefused refused = assertInstanceOf(RoomProtocol.UpdateRefused.class, api.receiveMessage(), java.util.Arrays.toString(sv));
       assertEquals(400, refused.status());
       assertEquals("bad_state_vector", refused.code());
     }
     alice.expectNoMessage(QUIET); // neither closed nor told to rejoin
     assertEquals(1, room.runCommand(update("a", WORLD)).events().size());
-    room.runCommand(new Room.ReadUpdate(null, api.ref()));
+    room.runCommand(new RoomProtocol.ReadUpdate(null, api.ref()));
     YDoc read = new YDoc();
-    read.apply(assertInstanceOf(Room.DocumentData.class, api.receiveMessage()).data());
+    read.apply(assertInstanceOf(RoomProtocol.DocumentData.class, api.receiveMessage()).data());
     assertEquals(Map.of(1L, 11L), read.stateVectorMap());
   }
 
@@ -223,18 +223,18 @@ class RoomTest {
     malformed.add(new SyncProtocol.AwarenessUpdate(awareness(7, 1, "{\"unterminated")));
     int n = 0;
     for (SyncProtocol.ClientMessage m : malformed) {
-      TestProbe<Room.Outbound> mallory = testKit.createTestProbe();
+      TestProbe<RoomProtocol.Outbound> mallory = testKit.createTestProbe();
       join(mallory, "m" + n++, false);
-      assertTrue(room.runCommand(new Room.FromClient("m" + (n - 1), m)).hasNoEvents());
-      Room.Close close = (Room.Close) mallory.fishForMessage(Duration.ofSeconds(3), o -> o instanceof Room.Close
+      assertTrue(room.runCommand(new RoomProtocol.FromClient("m" + (n - 1), m)).hasNoEvents());
+      RoomProtocol.Close close = (RoomProtocol.Close) mallory.fishForMessage(Duration.ofSeconds(3), o -> o instanceof RoomProtocol.Close
           ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0);
       assertTrue(close.code() == CloseCodes.INVALID_PAYLOAD || close.code() == CloseCodes.POLICY_VIOLATION, m + ": " + close);
-      room.runCommand(new Room.Leave("m" + (n - 1)));
+      room.runCommand(new RoomProtocol.Leave("m" + (n - 1)));
     }
     // query-awareness and a saved request carry nothing to parse: answered as ever
-    room.runCommand(new Room.FromClient("b", new SyncProtocol.QueryAwareness()));
-    room.runCommand(new Room.FromClient("b", new SyncProtocol.SavedRequest(new byte[] {(byte) 102, 0})));
-    assertArrayEquals(new byte[] {(byte) 102, 0}, ((Room.Send) bob.fishForMessage(Duration.ofSeconds(3), o -> o instanceof Room.Send
+    room.runCommand(new RoomProtocol.FromClient("b", new SyncProtocol.QueryAwareness()));
+    room.runCommand(new RoomProtocol.FromClient("b", new SyncProtocol.SavedRequest(new byte[] {(byte) 102, 0})));
+    assertArrayEquals(new byte[] {(byte) 102, 0}, ((RoomProtocol.Send) bob.fishForMessage(Duration.ofSeconds(3), o -> o instanceof RoomProtocol.Send
         ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0)).frame());
     assertEquals(1, room.runCommand(update("b", HELLO)).events().size());
     assertEquals(Map.of(1L, 5L), room.getState().doc().stateVectorMap());
@@ -243,14 +243,14 @@ class RoomTest {
   @Test
   void documentApiRequestsThatCannotBeServedAreRefusedAndTheRoomServesOn() {
     join(alice, "a", false);
-    TestProbe<Room.DocumentReply> api = testKit.createTestProbe();
-    room.runCommand(new Room.ApplyUpdate(new byte[] {1, 2, 3, (byte) 0xff}, api.ref()));
-    assertEquals("malformed_update", assertInstanceOf(Room.UpdateRefused.class, api.receiveMessage()).code());
+    TestProbe<RoomProtocol.DocumentReply> api = testKit.createTestProbe();
+    room.runCommand(new RoomProtocol.ApplyUpdate(new byte[] {1, 2, 3, (byte) 0xff}, api.ref()));
+    assertEquals("malformed_update", assertInstanceOf(RoomProtocol.UpdateRefused.class, api.receiveMessage()).code());
     Map<String, List<String>> noNames = new java.util.HashMap<>();
     noNames.put("text", null);
     for (Map<String, List<String>> roots : List.of(Map.of("nonsense", List.of("a")), Map.of("text", List.of("\ud800")), noNames)) {
-      room.runCommand(new Room.ReadJson(roots, api.ref()));
-      assertEquals(400, assertInstanceOf(Room.UpdateRefused.class, api.receiveMessage(), roots.toString()).status());
+      room.runCommand(new RoomProtocol.ReadJson(roots, api.ref()));
+      assertEquals(400, assertInstanceOf(RoomProtocol.UpdateRefused.class, api.receiveMessage(), roots.toString()).status());
     }
     alice.expectNoMessage(QUIET);
     assertEquals(1, room.runCommand(update("a", HELLO)).events().size());
@@ -270,12 +270,12 @@ class RoomTest {
     join(alice, "a", false);
     join(bob, "b", false);
     byte[] state = awareness(42, 1, "{\"user\":\"alice\"}");
-    room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(state)));
-    assertEquals(Room.Ack.INSTANCE, alice.receiveMessage());
-    assertArrayEquals(SyncProtocol.awareness(state), ((Room.Send) alice.receiveMessage()).frame()); // the echo
-    assertArrayEquals(SyncProtocol.awareness(state), ((Room.Send) bob.receiveMessage()).frame());
-    room.runCommand(new Room.Leave("a"));
-    assertArrayEquals(SyncProtocol.awareness(awareness(42, 2, "null")), ((Room.Send) bob.receiveMessage()).frame());
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.AwarenessUpdate(state)));
+    assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage());
+    assertArrayEquals(SyncProtocol.awareness(state), ((RoomProtocol.Send) alice.receiveMessage()).frame()); // the echo
+    assertArrayEquals(SyncProtocol.awareness(state), ((RoomProtocol.Send) bob.receiveMessage()).frame());
+    room.runCommand(new RoomProtocol.Leave("a"));
+    assertArrayEquals(SyncProtocol.awareness(awareness(42, 2, "null")), ((RoomProtocol.Send) bob.receiveMessage()).frame());
   }
 
   @Test
@@ -285,18 +285,18 @@ class RoomTest {
     join(alice, "a", false);
     join(bob, "b", false);
     for (int clock = 1; clock <= 10; clock++) {
-      room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(42, clock, "{\"x\":" + clock + "}"))));
-      room.runCommand(new Room.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(43, clock, "{\"y\":" + clock + "}"))));
+      room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(42, clock, "{\"x\":" + clock + "}"))));
+      room.runCommand(new RoomProtocol.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(43, clock, "{\"y\":" + clock + "}"))));
     }
     List<byte[]> frames = new java.util.ArrayList<>();
     for (int i = 0; i < 40; i++) {
-      Room.Outbound m;
+      RoomProtocol.Outbound m;
       try {
         m = bob.receiveMessage(Duration.ofMillis(1500));
       } catch (AssertionError quiet) {
         break;
       }
-      if (m instanceof Room.Send send) frames.add(send.frame());
+      if (m instanceof RoomProtocol.Send send) frames.add(send.frame());
     }
     assertEquals(1, frames.size(), "one frame for twenty updates");
     byte[] frame = frames.get(0);
@@ -310,37 +310,37 @@ class RoomTest {
   void aConnectionCannotChangeAnotherConnectionsPresence() {
     join(alice, "a", false);
     join(bob, "b", false);
-    room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(42, 1, "{\"user\":\"alice\"}"))));
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(42, 1, "{\"user\":\"alice\"}"))));
     bob.receiveMessage(); // alice's state
-    room.runCommand(new Room.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(42, 5, "null")))); // bob removes alice
-    room.runCommand(new Room.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(42, 6, "{\"user\":\"mallory\"}"))));
+    room.runCommand(new RoomProtocol.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(42, 5, "null")))); // bob removes alice
+    room.runCommand(new RoomProtocol.FromClient("b", new SyncProtocol.AwarenessUpdate(awareness(42, 6, "{\"user\":\"mallory\"}"))));
     bob.receiveSeveralMessages(2); // acknowledged, not relayed
     bob.expectNoMessage(QUIET);
-    TestProbe<Room.Outbound> carol = testKit.createTestProbe();
-    room.runCommand(new Room.Join("c", carol.ref(), false));
-    carol.expectMessageClass(Room.Joined.class);
+    TestProbe<RoomProtocol.Outbound> carol = testKit.createTestProbe();
+    room.runCommand(new RoomProtocol.Join("c", carol.ref(), false));
+    carol.expectMessageClass(RoomProtocol.Joined.class);
     carol.receiveMessage(); // sync step 1
-    assertArrayEquals(SyncProtocol.awareness(awareness(42, 1, "{\"user\":\"alice\"}")), ((Room.Send) carol.receiveMessage()).frame());
+    assertArrayEquals(SyncProtocol.awareness(awareness(42, 1, "{\"user\":\"alice\"}")), ((RoomProtocol.Send) carol.receiveMessage()).frame());
   }
 
   @Test
   void aConnectionAnnouncingTooManyClientIdsIsClosedWith1008() {
     join(alice, "a", false);
-    for (int id = 1; id <= 4; id++) room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(id, 1, "{}"))));
+    for (int id = 1; id <= 4; id++) room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(id, 1, "{}"))));
     alice.receiveSeveralMessages(4);
-    room.runCommand(new Room.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(5, 1, "{}"))));
-    Room.Outbound close = alice.fishForMessage(Duration.ofSeconds(3), m -> m instanceof Room.Close
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.AwarenessUpdate(awareness(5, 1, "{}"))));
+    RoomProtocol.Outbound close = alice.fishForMessage(Duration.ofSeconds(3), m -> m instanceof RoomProtocol.Close
         ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0);
-    assertEquals(CloseCodes.POLICY_VIOLATION, ((Room.Close) close).code());
+    assertEquals(CloseCodes.POLICY_VIOLATION, ((RoomProtocol.Close) close).code());
   }
 
   @Test
   void lastLeaveCompactsTheJournalIntoASnapshot() {
     join(alice, "a", false);
     room.runCommand(update("a", HELLO));
-    var result = room.runCommand(new Room.Leave("a"));
-    assertEquals(List.of(new Room.Compacted()), result.events());
-    assertEquals(0, room.getState().updatesSinceCompaction);
+    var result = room.runCommand(new RoomProtocol.Leave("a"));
+    assertEquals(List.of(new RoomEvent.Compacted()), result.events());
+    assertEquals(0, room.getState().updatesSinceCompaction());
   }
 
   @Test
@@ -361,8 +361,8 @@ class RoomTest {
     assertEquals(1, room.runCommand(update("a", WORLD)).events().size());
     var third = room.runCommand(update("a", PREFIX));
     assertEquals(2, third.events().size());
-    assertInstanceOf(Room.Compacted.class, third.events().get(1));
-    assertTrue(room.runCommand(new Room.Leave("a")).hasNoEvents()); // history mode keeps updates on leave
+    assertInstanceOf(RoomEvent.Compacted.class, third.events().get(1));
+    assertTrue(room.runCommand(new RoomProtocol.Leave("a")).hasNoEvents()); // history mode keeps updates on leave
   }
 
   @Test
@@ -370,7 +370,7 @@ class RoomTest {
     join(alice, "a", true);
     var result = room.runCommand(update("a", HELLO));
     assertTrue(result.hasNoEvents());
-    byte[] frame = ((Room.Send) alice.receiveMessage()).frame();
+    byte[] frame = ((RoomProtocol.Send) alice.receiveMessage()).frame();
     assertEquals(SyncProtocol.MESSAGE_AUTH, frame[0]);
     assertEquals(Map.of(), room.getState().doc().stateVectorMap());
   }

@@ -1,0 +1,34 @@
+package dev.ripple.collab.room;
+
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * What a part of a room decided about a command: the events to journal (none: nothing), what to do
+ * once they are journaled, and whether commands stashed meanwhile go on. The parts cannot build
+ * Akka effects ({@code Effect()} belongs to the behaviour): {@link Room} turns a step into one.
+ */
+record Step(List<RoomEvent> events, Consumer<RoomState> then, boolean unstash) {
+  private static final Step NONE = new Step(List.of(), null, false);
+
+  /** Nothing to journal; whatever the part did, it did at once. */
+  static Step none() {
+    return NONE;
+  }
+
+  static Step persist(RoomEvent event) {
+    return new Step(List.of(event), null, false);
+  }
+
+  static Step persist(RoomEvent event, Consumer<RoomState> then) {
+    return new Step(List.of(event), then, false);
+  }
+
+  static Step persist(List<RoomEvent> events, Consumer<RoomState> then) {
+    return new Step(List.copyOf(events), then, false);
+  }
+
+  Step unstashing() {
+    return new Step(events, then, true);
+  }
+}
