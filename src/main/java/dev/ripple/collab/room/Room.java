@@ -108,17 +108,12 @@ public final class Room extends EventSourcedBehavior<Command, RoomEvent, RoomSta
   }
 
   /**
-   * @param hooks change notifications, when configured (then {@code outbox} is this room's {@link WebhookOutbox})
-   * @param outbox where the room hands the notifications it owes; null when webhooks are off
-   *
-   * <p>The room under its backstop: bad input never fails a room (it is answered to its sender), so an
-   * exception out of a handler is a bug (or a stash that overflowed). Rather than stop, and close
-   * every connection with 1012, the room restarts after a backoff ({@code ripple.room-restart}): the
-   * new incarnation, at the same address, recovers from the journal, and the sessions, told to
-   * {@link Rejoin} as the old one fails (see {@code PreRestart} in {@link #signalHandler}), join it
-   * and send again what was not acknowledged. Commands that arrive during the backoff wait for it.
-   * A journal failure is not caught here: Akka's own persist-failure handling stops the room as
-   * before (its clients get 1012 and reconnect; remember-entities starts it again).
+   * The room under its backstop ({@code outbox}: its {@link WebhookOutbox}, null without webhooks). Bad
+   * input never fails a room, so an exception out of a handler is a bug (or a stash that overflowed):
+   * rather than stop and close every connection with 1012, the room restarts after a backoff
+   * ({@code ripple.room-restart}), recovers from the journal at the same address, and its sessions,
+   * told to {@link Rejoin} in {@code PreRestart}, join it and resend what was not acknowledged. A journal
+   * failure still stops the room (Akka's persist-failure handling; remember-entities starts it again).
    */
   public static Behavior<Command> create(String roomId, Settings settings, SnapshotBackup backup, Optional<WebhookSettings> hooks,
       RecipientRef<WebhookOutbox.Command> outbox, ActorRef<ClusterSharding.ShardCommand> shard) {
