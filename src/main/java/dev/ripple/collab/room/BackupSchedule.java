@@ -50,8 +50,8 @@ final class BackupSchedule {
   private final TimerScheduler<Command> timers;
   private final String roomId;
   private final Settings.Alarms alarms;
-  private final SnapshotBackup backup;
   private final Metrics metrics;
+  private final SnapshotBackup backup;
   private final EncodedStateCache encoded;
   private final Connections connections;
   private final OutputGate gate;
@@ -68,15 +68,14 @@ final class BackupSchedule {
    */
   private boolean backupMerged;
 
-  BackupSchedule(ActorContext<Command> ctx, TimerScheduler<Command> timers, String roomId, Settings.Alarms alarms,
-      SnapshotBackup backup, Metrics metrics, EncodedStateCache encoded, Connections connections, OutputGate gate,
+  BackupSchedule(RoomContext room, SnapshotBackup backup, EncodedStateCache encoded, Connections connections, OutputGate gate,
       Consumer<RoomState> whenIdle) {
-    this.ctx = ctx;
-    this.timers = timers;
-    this.roomId = roomId;
-    this.alarms = alarms;
+    this.ctx = room.actor();
+    this.timers = room.timers();
+    this.roomId = room.roomId();
+    this.alarms = room.settings().alarms();
+    this.metrics = room.metrics();
     this.backup = backup;
-    this.metrics = metrics;
     this.encoded = encoded;
     this.connections = connections;
     this.gate = gate;

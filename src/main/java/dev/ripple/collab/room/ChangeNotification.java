@@ -29,12 +29,11 @@ final class ChangeNotification {
   /** When the oldest change not yet handed to the outbox was journaled (System.nanoTime), 0 when none. */
   private long owedSince;
 
-  ChangeNotification(WebhookSettings hooks, RecipientRef<WebhookOutbox.Command> outbox, ActorRef<Command> self,
-      TimerScheduler<Command> timers) {
+  ChangeNotification(RoomContext room, WebhookSettings hooks, RecipientRef<WebhookOutbox.Command> outbox) {
     this.hooks = hooks;
     this.outbox = outbox;
-    this.self = self;
-    this.timers = timers;
+    this.self = room.actor().getSelf();
+    this.timers = room.timers();
   }
 
   /** Changes the webhook has not been told of (persisted, like the save owed). */

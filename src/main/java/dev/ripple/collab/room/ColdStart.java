@@ -31,25 +31,16 @@ final class ColdStart {
 
   private static final Duration FIRST_RETRY = Duration.ofSeconds(2);
 
-  private final ActorContext<Command> ctx;
-  private final TimerScheduler<Command> timers;
-  private final String roomId;
-  private final Settings.Alarms alarms;
+  private final RoomContext room;
   private final SnapshotBackup backup;
-  private final Metrics metrics;
   private final Connections connections;
   private final BackupSchedule backups;
   private final OutputGate gate;
   private int loadFailures;
 
-  ColdStart(ActorContext<Command> ctx, TimerScheduler<Command> timers, String roomId, Settings.Alarms alarms,
-      SnapshotBackup backup, Metrics metrics, Connections connections, BackupSchedule backups, OutputGate gate) {
-    this.ctx = ctx;
-    this.timers = timers;
-    this.roomId = roomId;
-    this.alarms = alarms;
+  ColdStart(RoomContext room, SnapshotBackup backup, Connections connections, BackupSchedule backups, OutputGate gate) {
+    this.room = room;
     this.backup = backup;
-    this.metrics = metrics;
     this.connections = connections;
     this.backups = backups;
     this.gate = gate;
@@ -57,8 +48,8 @@ final class ColdStart {
 
   /** Asks the backup for the room's snapshot; the answer comes back as {@link LoadDone}. */
   void start() {
-    metrics.backupLoads.increment();
-    ctx.pipeToSelf(backup.load(roomId), (result, failure) -> new LoadDone(result, failure));
+    room.metrics().backupLoads.increment();
+    room.actor().pipeToSelf(backup.load(room.roomId()), (result, failure) -> new LoadDone(result, failure));
   }
 
   /**
@@ -68,10 +59,10 @@ final class ColdStart {
   Step onLoadDone(RoomState state, LoadDone done, boolean blocking) {
     if (done.failure() != null) {
       loadFailures++;
-      Duration retry = Backoff.after(loadFailures, FIRST_RETRY, alarms.loadRetryMax());
+      Duration retry = Backoff.after(loadFailures, FIRST_RETRY, room.settings().alarms().loadRetryMax());
       log.warn("room {}: backup load failed ({}); retrying in {} s; clients may edit, nothing is saved until the load succeeds",
-          roomId, BackupException.describe(done.failure()), retry.toSeconds());
-      timers.startSingleTimer("retry-load", new RetryLoad(), retry);
+          room.roomId(), BackupException.describe(done.failure()), retry.toSeconds());
+      room.timers().startSingleTimer("retry-load", new RetryLoad(), retry);
       return Step.none();
     }
     byte[] loaded = done.backup().map(SnapshotBackup.Backup::state).orElse(new byte[0]);
@@ -81,7 +72,7 @@ final class ColdStart {
         state.doc().prepare(loaded); // a backup that is not a Yjs update must not become the document
       } catch (RuntimeException e) {
         log.error("room {}: the backup is not a valid Yjs update ({}); it is kept as it is and this room never saves over it",
-            roomId, e.getMessage());
+            room.roomId(), e.getMessage());
         return Step.none();
       }
     }

@@ -38,11 +38,10 @@ final class OutputGate {
    */
   private long documentBytesBound = -1;
 
-  OutputGate(String roomId, Settings settings, Metrics metrics, EncodedStateCache encoded, Connections connections,
-      ChangeNotification notifications) {
-    this.roomId = roomId;
-    this.settings = settings;
-    this.metrics = metrics;
+  OutputGate(RoomContext room, EncodedStateCache encoded, Connections connections, ChangeNotification notifications) {
+    this.roomId = room.roomId();
+    this.settings = room.settings();
+    this.metrics = room.metrics();
     this.encoded = encoded;
     this.connections = connections;
     this.notifications = notifications;

@@ -34,13 +34,13 @@ final class Passivation {
   private final Connections connections;
   private final ChangeNotification notifications;
 
-  Passivation(String roomId, ActorRef<Command> self, ActorRef<ClusterSharding.ShardCommand> shard, TimerScheduler<Command> timers,
-      Duration rejoinTimeout, Connections connections, ChangeNotification notifications) {
-    this.roomId = roomId;
-    this.self = self;
+  Passivation(RoomContext room, ActorRef<ClusterSharding.ShardCommand> shard, Connections connections,
+      ChangeNotification notifications) {
+    this.roomId = room.roomId();
+    this.self = room.actor().getSelf();
     this.shard = shard;
-    this.timers = timers;
-    this.rejoinTimeout = rejoinTimeout;
+    this.timers = room.timers();
+    this.rejoinTimeout = room.settings().sessions().rejoinTimeout();
     this.connections = connections;
     this.notifications = notifications;
   }

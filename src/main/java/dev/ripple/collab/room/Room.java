@@ -148,15 +148,15 @@ public final class Room extends EventSourcedBehavior<Command, RoomEvent, RoomSta
     this.roomId = roomId;
     this.settings = settings;
     this.metrics = Metrics.get(ctx.getSystem());
+    RoomContext room = new RoomContext(ctx, timers, roomId, settings, metrics);
     this.connections = new Connections(roomId, metrics);
     this.encoded = new EncodedStateCache(timers);
     this.presence = new PresenceRelay(new Presence(settings.presenceLimits()), settings.presence().relayInterval(), timers, connections);
-    this.notifications = new ChangeNotification(hooks, outbox, ctx.getSelf(), timers);
-    this.gate = new OutputGate(roomId, settings, metrics, encoded, connections, notifications);
-    this.passivation = new Passivation(roomId, ctx.getSelf(), shard, timers, settings.sessions().rejoinTimeout(), connections, notifications);
-    this.backups = new BackupSchedule(ctx, timers, roomId, settings.alarms(), backup, metrics, encoded, connections, gate,
-        passivation::passivate);
-    this.coldStart = new ColdStart(ctx, timers, roomId, settings.alarms(), backup, metrics, connections, backups, gate);
+    this.notifications = new ChangeNotification(room, hooks, outbox);
+    this.gate = new OutputGate(room, encoded, connections, notifications);
+    this.passivation = new Passivation(room, shard, connections, notifications);
+    this.backups = new BackupSchedule(room, backup, encoded, connections, gate, passivation::passivate);
+    this.coldStart = new ColdStart(room, backup, connections, backups, gate);
     this.documents = new DocumentRequests(roomId, encoded);
   }
 
