@@ -1,5 +1,6 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import dev.ripple.collab.Main;
 import dev.ripple.collab.journal.FileJournal;
 import dev.ripple.collab.node.Warmup;
 import dev.ripple.collab.room.WarmupRooms;

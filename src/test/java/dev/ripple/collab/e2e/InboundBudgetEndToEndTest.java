@@ -1,8 +1,10 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.ClosingSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.ByteBuffer;

@@ -1,11 +1,13 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import dev.ripple.collab.Main;
 import dev.ripple.collab.node.WarmupTypist;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.testkit.ClosingSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

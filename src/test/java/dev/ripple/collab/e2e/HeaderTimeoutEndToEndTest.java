@@ -1,9 +1,11 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.ClosingSocket;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -9,9 +9,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import dev.ripple.collab.backup.BackupException;
 import dev.ripple.collab.backup.ConvexBackup;
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.testkit.Documents;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.UpgradeRequest;
 import dev.ripple.collab.yjs.YDoc;
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -1,5 +1,7 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.NodeProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

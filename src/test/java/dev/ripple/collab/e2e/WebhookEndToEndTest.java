@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static dev.ripple.collab.testkit.PrometheusText.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.ServerProcess;
+import dev.ripple.collab.testkit.TypedUpdates;
+import dev.ripple.collab.testkit.WebhookReceiver;
 import dev.ripple.collab.yjs.YDoc;
 import java.net.URI;
 import java.net.http.HttpClient;

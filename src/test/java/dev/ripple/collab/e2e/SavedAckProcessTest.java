@@ -1,10 +1,12 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.testkit.ServerProcess;
+import dev.ripple.collab.testkit.TypedUpdates;
 import dev.ripple.collab.yjs.YDoc;
 import java.net.ServerSocket;
 import java.net.URI;

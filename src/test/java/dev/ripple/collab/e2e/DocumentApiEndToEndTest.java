@@ -1,11 +1,14 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import dev.ripple.collab.convex.ConvexStandIn;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.SteadyProvider;
 import dev.ripple.collab.yjs.YDoc;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -1,6 +1,7 @@
-package dev.ripple.collab;
+package dev.ripple.collab.testkit;
 
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
