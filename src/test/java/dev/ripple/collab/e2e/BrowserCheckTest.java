@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ripple.collab.Main;
 import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,8 +41,8 @@ class BrowserCheckTest {
   @BeforeEach
   void start() throws Exception {
     Files.createDirectories(NodeProcess.WORK);
-    dataDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "browser-data");
-    server = Main.start(ServerEndToEndTest.config(dataDir));
+    dataDir = TestServers.dataDir("browser-data");
+    server = Main.start(TestServers.config(dataDir));
   }
 
   @AfterEach

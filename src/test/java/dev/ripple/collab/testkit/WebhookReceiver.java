@@ -40,22 +40,14 @@ public final class WebhookReceiver implements AutoCloseable {
 
   /** A receiver on a free loopback port (up). */
   public static WebhookReceiver start(String secret) throws IOException {
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
-    WebhookReceiver r = new WebhookReceiver(port, secret);
+    WebhookReceiver r = new WebhookReceiver(TestServers.freePort(), secret);
     r.up();
     return r;
   }
 
   /** A receiver for a port, not listening yet (down): the endpoint is deployed later. */
   public static WebhookReceiver down(String secret) throws IOException {
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
-    return new WebhookReceiver(port, secret);
+    return new WebhookReceiver(TestServers.freePort(), secret);
   }
 
   public String url() {
