@@ -56,12 +56,13 @@ final class Inbox {
       this.bytes = bytes;
     }
 
-    Entry(byte[] update) {
+    /** A run of updates, begun by {@code update}, counted as it was received ({@code size}: the whole message). */
+    Entry(byte[] update, long size) {
       this.single = null;
       this.awareness = null;
       this.updates = new ArrayList<>(4);
       this.updates.add(update);
-      this.bytes = update.length;
+      this.bytes = size;
     }
   }
 
@@ -86,7 +87,7 @@ final class Inbox {
         tail.updates.add(u.update());
         tail.bytes += size;
       } else {
-        entries.add(new Entry(u.update()));
+        entries.add(new Entry(u.update(), size));
       }
       return;
     }
@@ -139,12 +140,15 @@ final class Inbox {
     try {
       merged = Updates.mergeUpdates(head.updates);
     } catch (RuntimeException malformed) {
-      // one of them is malformed: send them one by one, in order, and let the room judge each
+      // one of them is malformed: send them one by one, in order, and let the room judge each; they hold what the
+      // run held (each its update, the first also the frames' overhead), so the inbox's count stays what it received
+      long overhead = head.bytes;
+      for (byte[] u : head.updates) overhead -= u.length;
       for (int i = head.updates.size() - 1; i >= 0; i--) {
         byte[] u = head.updates.get(i);
-        Entry one = new Entry(new SyncProtocol.SyncUpdate(u, false), u.length);
-        entries.addFirst(one);
-        bytes += u.length;
+        long size = u.length + (i == 0 ? overhead : 0);
+        entries.addFirst(new Entry(new SyncProtocol.SyncUpdate(u, false), size));
+        bytes += size;
       }
       return poll();
     }

@@ -2,7 +2,7 @@ package dev.ripple.collab.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ripple.collab.NodeProcess;
+import dev.ripple.collab.testkit.NodeProcess;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ripple.collab.Main;
-import dev.ripple.collab.NodeProcess;
+import dev.ripple.collab.testkit.NodeProcess;
 import dev.ripple.collab.cluster.ProcessCluster.Node;
 import dev.ripple.collab.room.RoomProtocol;
 import java.io.IOException;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ripple.collab.NodeProcess;
+import dev.ripple.collab.testkit.NodeProcess;
 import dev.ripple.collab.cluster.TestCluster.Node;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -14,6 +14,7 @@ import akka.persistence.testkit.PersistenceTestKitPlugin;
 import akka.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.testkit.TypedUpdates;
 import dev.ripple.collab.config.Settings;
 import dev.ripple.collab.protocol.SyncProtocol;
 import dev.ripple.collab.yjs.StateVectors;
@@ -534,7 +535,7 @@ class RoomLifecycleTest {
     join(room, a, "a");
     // 500 single-character updates of client 7, each journaled
     for (int i = 0; i < 500; i++) {
-      room.tell(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(dev.ripple.collab.TypedUpdates.typed(i), false)));
+      room.tell(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(TypedUpdates.typed(i), false)));
     }
     room.tell(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
     next(a, Duration.ofSeconds(10)); // step 2: everything before it is journaled

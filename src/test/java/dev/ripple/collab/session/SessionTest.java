@@ -278,7 +278,7 @@ class SessionTest {
   }
 
   static byte[] typed(int i) {
-    return dev.ripple.collab.TypedUpdates.typed(i);
+    return dev.ripple.collab.testkit.TypedUpdates.typed(i);
   }
 
   /** Collects FromClient messages, acknowledging each, until {@code updates} client updates have arrived; returns the room messages. */

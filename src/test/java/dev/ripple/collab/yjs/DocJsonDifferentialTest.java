@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.ripple.collab.NodeProcess;
+import dev.ripple.collab.testkit.NodeProcess;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
-import dev.ripple.collab.NodeProcess;
+import dev.ripple.collab.testkit.NodeProcess;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -1,9 +1,12 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import dev.ripple.collab.Main;
 import dev.ripple.collab.convex.ConvexStandIn;
+import dev.ripple.collab.testkit.ClosingSocket;
+import dev.ripple.collab.testkit.TestServers;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.util.Map;
@@ -20,7 +23,7 @@ class ReverifyEndToEndTest {
   @BeforeEach
   void start() throws Exception {
     convex = ConvexStandIn.start(SECRET);
-    server = ClosingSocket.embedded("reverify", Map.of(
+    server = TestServers.embedded("reverify", Map.of(
         "ripple.convex.site-url", convex.siteUrl().toString(), "ripple.convex.secret", SECRET,
         "ripple.auth.reverify-interval", "1s", "ripple.auth.cache-ttl", "0s"));
   }

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +11,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,7 +29,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -69,7 +71,7 @@ class PressureEndToEndTest {
 
   @BeforeEach
   void captureLogs() throws Exception {
-    dataDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "pressure-data");
+    dataDir = TestServers.dataDir("pressure-data");
     logs = LogCapture.attach();
   }
 
@@ -83,17 +85,9 @@ class PressureEndToEndTest {
     }
   }
 
-  /** application.conf with test overrides (as ServerEndToEndTest.config), resolved after overriding. */
+  /** application.conf with test overrides (TestServers.config), resolved after overriding. */
   private void start(Map<String, Object> overrides) throws Exception {
-    Map<String, Object> all = new HashMap<>(overrides);
-    all.put("ripple.http.port", 0);
-    all.put("ripple.http.bind-host", "127.0.0.1");
-    all.put("ripple.data-dir", dataDir.toString());
-    Config config = ConfigFactory.parseMap(all)
-        .withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference())
-        .resolve();
-    server = Main.start(config);
+    server = TestServers.start(dataDir, overrides);
   }
 
   // ------------------------------------------------------------------ scenarios

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.testkit;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

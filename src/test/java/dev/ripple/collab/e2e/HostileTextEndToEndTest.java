@@ -1,23 +1,22 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import dev.ripple.collab.protocol.BatchAssembler;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.SteadyProvider;
+import dev.ripple.collab.testkit.TestServers;
 import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -49,11 +48,7 @@ class HostileTextEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "hostile-data");
-    Config config = ConfigFactory.parseMap(Map.of("ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1",
-            "ripple.data-dir", data.toString()))
-        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve();
-    server = Main.start(config);
+    server = Main.start(TestServers.config(TestServers.dataDir("hostile-data")));
   }
 
   @AfterEach

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -8,10 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import dev.ripple.collab.backup.BackupException;
 import dev.ripple.collab.backup.ConvexBackup;
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.testkit.Documents;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
+import dev.ripple.collab.testkit.UpgradeRequest;
 import dev.ripple.collab.yjs.YDoc;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -157,20 +161,14 @@ class ConvexBridgeEndToEndTest {
   }
 
   private static Path freshDataDir() throws IOException {
-    return Files.createTempDirectory(Path.of("target").toAbsolutePath(), "bridge-data");
+    return TestServers.dataDir("bridge-data");
   }
 
   private Config config(Path data) {
-    return ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0,
-            "ripple.http.bind-host", "127.0.0.1",
-            "ripple.data-dir", data.toString(),
-            "ripple.convex.site-url", bridgeUrl.toString(),
-            "ripple.convex.secret", SECRET,
-            "ripple.alarms.debounce", "2s"))
-        .withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference())
-        .resolve();
+    return TestServers.config(data, Map.of(
+        "ripple.convex.site-url", bridgeUrl.toString(),
+        "ripple.convex.secret", SECRET,
+        "ripple.alarms.debounce", "2s"));
   }
 
   /** Inserts a row in the Convex code's collabTokens table through the bridge's admin endpoint. */

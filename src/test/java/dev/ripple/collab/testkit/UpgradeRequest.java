@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.testkit;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;

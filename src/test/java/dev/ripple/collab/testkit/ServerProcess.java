@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.testkit;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

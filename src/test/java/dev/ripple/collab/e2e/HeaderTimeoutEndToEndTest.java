@@ -1,9 +1,12 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.ClosingSocket;
+import dev.ripple.collab.testkit.TestServers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -27,7 +30,7 @@ class HeaderTimeoutEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    server = ClosingSocket.embedded("header", Map.of("ripple.limits.header-timeout", "2s", "akka.http.server.idle-timeout", "60s"));
+    server = TestServers.embedded("header", Map.of("ripple.limits.header-timeout", "2s", "akka.http.server.idle-timeout", "60s"));
   }
 
   @AfterEach

@@ -1,10 +1,15 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import static dev.ripple.collab.testkit.Eventually.eventually;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ripple.collab.Main;
 import dev.ripple.collab.convex.ConvexStandIn;
+import dev.ripple.collab.testkit.Documents;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -12,7 +17,6 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -43,7 +47,7 @@ class ConvexNotFoundEndToEndTest {
   void start() throws Exception {
     convex = ConvexStandIn.start(SECRET);
     convex.grant("t", ROOM, "u", "write");
-    server = ClosingSocket.embedded("not-found", Map.of(
+    server = TestServers.embedded("not-found", Map.of(
         "ripple.convex.site-url", convex.siteUrl().toString(),
         "ripple.convex.secret", SECRET,
         "ripple.alarms.debounce", DEBOUNCE.toSeconds() + "s",
@@ -77,15 +81,6 @@ class ConvexNotFoundEndToEndTest {
     HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
     assertEquals(200, response.statusCode());
     return response.body();
-  }
-
-  private static boolean eventually(Duration max, BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.nanoTime() + max.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (cond.getAsBoolean()) return true;
-      Thread.sleep(100);
-    }
-    return cond.getAsBoolean();
   }
 
   private void assertSavedAfterTheDebounce(String text, long left) throws Exception {

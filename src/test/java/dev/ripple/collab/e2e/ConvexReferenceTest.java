@@ -1,7 +1,8 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ripple.collab.testkit.NodeProcess;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

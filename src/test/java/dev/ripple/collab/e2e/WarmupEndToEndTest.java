@@ -1,5 +1,6 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import dev.ripple.collab.Main;
 import dev.ripple.collab.journal.FileJournal;
 import dev.ripple.collab.node.Warmup;
 import dev.ripple.collab.room.WarmupRooms;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.testkit.TestServers;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -36,13 +38,9 @@ class WarmupEndToEndTest {
   }
 
   private Main.Server start(Path data, Map<String, Object> warmup) throws Exception {
-    var m = new java.util.HashMap<String, Object>(Map.of(
-        "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString()));
+    var m = TestServers.loopback(data);
     warmup.forEach((k, v) -> m.put("ripple.warmup." + k, v));
-    return Main.start(ConfigFactory.parseMap(m)
-        .withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference())
-        .resolve());
+    return Main.start(TestServers.config(m));
   }
 
   private int ready() throws Exception {

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,8 +41,8 @@ class BrowserCheckTest {
   @BeforeEach
   void start() throws Exception {
     Files.createDirectories(NodeProcess.WORK);
-    dataDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "browser-data");
-    server = Main.start(ServerEndToEndTest.config(dataDir));
+    dataDir = TestServers.dataDir("browser-data");
+    server = Main.start(TestServers.config(dataDir));
   }
 
   @AfterEach

@@ -1,12 +1,14 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.testkit.ServerProcess;
+import dev.ripple.collab.testkit.TestServers;
+import dev.ripple.collab.testkit.TypedUpdates;
 import dev.ripple.collab.yjs.YDoc;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -33,12 +35,6 @@ class SavedAckProcessTest {
   @AfterEach
   void stopAll() {
     for (Process p : started) p.destroyForcibly();
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 
   private Process launch(int port, Path data, Path log) throws Exception {
@@ -74,7 +70,7 @@ class SavedAckProcessTest {
     Path data = Files.createTempDirectory(work, "data");
     Path log = work.resolve("server.log");
 
-    int port = freePort();
+    int port = TestServers.freePort();
     Process server = launch(port, data, log);
     LinkedBlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
     WebSocket ws = connect(port, "doc-saved", received);
@@ -113,7 +109,7 @@ class SavedAckProcessTest {
   void clientsThatNeverAskAreNeverAnswered() throws Exception {
     Path work = Files.createDirectories(Path.of("target", "saved-ack").toAbsolutePath());
     Path data = Files.createTempDirectory(work, "data");
-    int port = freePort();
+    int port = TestServers.freePort();
     launch(port, data, work.resolve("server-quiet.log"));
     LinkedBlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
     WebSocket ws = connect(port, "doc-quiet", received);

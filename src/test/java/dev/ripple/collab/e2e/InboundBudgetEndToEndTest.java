@@ -1,8 +1,11 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.ClosingSocket;
+import dev.ripple.collab.testkit.TestServers;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.ByteBuffer;
@@ -24,7 +27,7 @@ class InboundBudgetEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    server = ClosingSocket.embedded("budget", Map.of("ripple.limits.max-buffered-bytes", "8 MiB"));
+    server = TestServers.embedded("budget", Map.of("ripple.limits.max-buffered-bytes", "8 MiB"));
   }
 
   @AfterEach

@@ -1,20 +1,20 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import dev.ripple.collab.convex.ConvexStandIn;
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
+import dev.ripple.collab.testkit.UpgradeRequest;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -47,19 +47,11 @@ class AuthEndToEndTest {
   }
 
   private Main.Server startServer(Map<String, Object> overrides) throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "auth-data");
     Map<String, Object> m = new java.util.HashMap<>(Map.of(
-        "ripple.http.port", 0,
-        "ripple.http.bind-host", "127.0.0.1",
-        "ripple.data-dir", data.toString(),
         "ripple.convex.site-url", convex.siteUrl().toString(),
         "ripple.convex.secret", SECRET));
     m.putAll(overrides);
-    Config config = ConfigFactory.parseMap(m)
-        .withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference())
-        .resolve();
-    return Main.start(config);
+    return TestServers.start(TestServers.dataDir("auth-data"), m);
   }
 
   @AfterEach

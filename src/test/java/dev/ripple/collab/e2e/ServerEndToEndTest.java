@@ -1,11 +1,12 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static dev.ripple.collab.testkit.PrometheusText.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -14,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -35,24 +35,13 @@ class ServerEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    dataDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "e2e-data");
-    server = Main.start(config(dataDir));
+    dataDir = TestServers.dataDir("e2e-data");
+    server = Main.start(TestServers.config(dataDir));
   }
 
   @AfterEach
   void stop() throws Exception {
     if (server != null) server.stop();
-  }
-
-  /** application.conf with test overrides, resolved after overriding (the H2 URL derives from the data dir). */
-  static Config config(Path dataDir) {
-    return ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0,
-            "ripple.http.bind-host", "127.0.0.1",
-            "ripple.data-dir", dataDir.toString()))
-        .withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference())
-        .resolve();
   }
 
   private String scenario(String name, String... args) throws Exception {
@@ -70,7 +59,7 @@ class ServerEndToEndTest {
   void documentSurvivesServerRestart() throws Exception {
     scenario("write", "doc-restart", "written before the restart ✓");
     server.stop();
-    server = Main.start(config(dataDir));
+    server = Main.start(TestServers.config(dataDir));
     assertTrue(scenario("read", "doc-restart", "written before the restart ✓").contains("\"ok\":true"));
   }
 

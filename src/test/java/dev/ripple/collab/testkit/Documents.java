@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.testkit;
 
 import dev.ripple.collab.yjs.Content;
 import dev.ripple.collab.yjs.Item;

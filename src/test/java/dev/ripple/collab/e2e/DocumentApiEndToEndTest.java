@@ -1,11 +1,13 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import dev.ripple.collab.convex.ConvexStandIn;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.SteadyProvider;
+import dev.ripple.collab.testkit.TestServers;
 import dev.ripple.collab.yjs.YDoc;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -47,18 +49,14 @@ class DocumentApiEndToEndTest {
   }
 
   private void start(boolean withConvex, Map<String, Object> extra) throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "api-data");
-    Map<String, Object> overrides = new java.util.HashMap<>(Map.of(
-        "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString()));
+    Map<String, Object> overrides = TestServers.loopback(TestServers.dataDir("api-data"));
     if (withConvex) {
       convex = ConvexStandIn.start(SECRET);
       overrides.put("ripple.convex.site-url", convex.siteUrl().toString());
       overrides.put("ripple.convex.secret", SECRET);
     }
     overrides.putAll(extra);
-    Config config = ConfigFactory.parseMap(overrides)
-        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve();
-    server = Main.start(config);
+    server = Main.start(TestServers.config(overrides));
   }
 
   private HttpResponse<byte[]> send(String method, String path, byte[] body, String authorization) throws Exception {

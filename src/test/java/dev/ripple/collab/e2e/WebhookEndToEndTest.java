@@ -1,12 +1,17 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import static dev.ripple.collab.testkit.Eventually.eventually;
 import static dev.ripple.collab.testkit.PrometheusText.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.ServerProcess;
+import dev.ripple.collab.testkit.TestServers;
+import dev.ripple.collab.testkit.TypedUpdates;
+import dev.ripple.collab.testkit.WebhookReceiver;
 import dev.ripple.collab.yjs.YDoc;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,7 +25,6 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -58,23 +62,12 @@ class WebhookEndToEndTest {
     return m;
   }
 
-  private static boolean eventually(Duration max, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + max.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (condition.getAsBoolean()) return true;
-      Thread.sleep(100);
-    }
-    return condition.getAsBoolean();
-  }
-
   /** A server in this JVM, posting to the receiver; rooms passivate 300 ms after their last client (and save). */
   private Main.Server startServer(String url) throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "hook-data");
+    Path data = TestServers.dataDir("hook-data");
     Map<String, Object> m = hookConfig(url);
-    m.putAll(Map.of("ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString(),
-        "ripple.alarms.debounce", "300ms"));
-    return Main.start(ConfigFactory.parseMap(m).withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference()).resolve());
+    m.put("ripple.alarms.debounce", "300ms");
+    return TestServers.start(data, m);
   }
 
   /** Rooms running on the server at {@code port} (a passivated room is not). */
@@ -173,12 +166,10 @@ class WebhookEndToEndTest {
 
   @Test
   void aWebhookUrlWithoutItsOwnSecretFailsStartUpThoughPartykitSecretIsSet() throws Exception {
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "hook-data");
+    Path data = TestServers.dataDir("hook-data");
     // PARTYKIT_SECRET as application.conf's substitutions see an environment variable
-    Config config = ConfigFactory.parseMap(Map.of("ripple.webhook.url", "http://127.0.0.1:9/hooks/ripple",
-            "PARTYKIT_SECRET", "the-convex-credential", "ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1",
-            "ripple.data-dir", data.toString()))
-        .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve();
+    Config config = TestServers.config(data, Map.of("ripple.webhook.url", "http://127.0.0.1:9/hooks/ripple",
+        "PARTYKIT_SECRET", "the-convex-credential"));
     IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> Main.start(config));
     assertTrue(e.getMessage().contains("COLLAB_WEBHOOK_SECRET"), e.getMessage());
   }
@@ -187,12 +178,8 @@ class WebhookEndToEndTest {
   void aReceiverThatFailsThenGoesDownStillGetsASignedEventForEveryChangedRoom() throws Exception {
     receiver = WebhookReceiver.start(SECRET);
     receiver.failNext.set(3); // three 500s
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "hook-data");
-    Map<String, Object> m = hookConfig(receiver.url());
-    m.putAll(Map.of("ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString()));
-    Config config = ConfigFactory.parseMap(m).withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference()).resolve();
-    server = Main.start(config);
+    Path data = TestServers.dataDir("hook-data");
+    server = TestServers.start(data, hookConfig(receiver.url()));
     assertEquals(200, post(server.port(), "doc-hook-1", HELLO));
     assertEquals(200, post(server.port(), "doc-hook-2", HELLO));
     assertTrue(eventually(Duration.ofSeconds(20), () -> receiver.attempts.get() >= 3), "the failing attempts were made");
@@ -215,11 +202,8 @@ class WebhookEndToEndTest {
   @Test
   void editsContinuingLongerThanTheMaxDelayAreNotifiedMeanwhileAndOnceSettled() throws Exception {
     receiver = WebhookReceiver.start(SECRET);
-    Path data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "hook-data");
-    Map<String, Object> m = hookConfig(receiver.url());
-    m.putAll(Map.of("ripple.http.port", 0, "ripple.http.bind-host", "127.0.0.1", "ripple.data-dir", data.toString()));
-    server = Main.start(ConfigFactory.parseMap(m).withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference()).resolve());
+    Path data = TestServers.dataDir("hook-data");
+    server = TestServers.start(data, hookConfig(receiver.url()));
     // an edit every 100 ms for 3 s: the debounce (200 ms) never passes, the max delay (1 s) does
     for (int i = 0; i < 30; i++) {
       assertEquals(200, post(server.port(), "doc-hook-busy", TypedUpdates.typed(i)));
@@ -236,10 +220,7 @@ class WebhookEndToEndTest {
     receiver = WebhookReceiver.down(SECRET); // not deployed yet
     Path work = Files.createDirectories(Path.of("target", "webhook-process").toAbsolutePath());
     Path data = Files.createTempDirectory(work, "data");
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
+    int port = TestServers.freePort();
     Map<String, String> env = Map.of("COLLAB_WEBHOOK_URL", receiver.url(), "COLLAB_WEBHOOK_SECRET", SECRET,
         "COLLAB_WEBHOOK_DEBOUNCE", "200ms", "COLLAB_WEBHOOK_MAX_DELAY", "1s");
     process = ServerProcess.launch(port, data, work.resolve("first.log"), env);
@@ -262,10 +243,7 @@ class WebhookEndToEndTest {
     receiver = WebhookReceiver.down(SECRET);
     Path work = Files.createDirectories(Path.of("target", "webhook-process").toAbsolutePath());
     Path data = Files.createTempDirectory(work, "data");
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
+    int port = TestServers.freePort();
     Map<String, String> env = Map.of("COLLAB_WEBHOOK_URL", receiver.url(), "COLLAB_WEBHOOK_SECRET", SECRET,
         "COLLAB_WEBHOOK_DEBOUNCE", "200ms", "COLLAB_WEBHOOK_MAX_DELAY", "1s");
     java.util.List<String> quick = java.util.List.of("-Dripple.alarms.debounce=300ms"); // rooms passivate soon after their last client

@@ -1,6 +1,8 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
-import java.nio.file.Files;
+import dev.ripple.collab.Main;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,8 +26,8 @@ class SavedClientModuleTest {
   @BeforeEach
   void start() throws Exception {
     NodeProcess.ensureInstalled(CLIENTS);
-    Path dataDir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "saved-data");
-    server = Main.start(ServerEndToEndTest.config(dataDir));
+    Path dataDir = TestServers.dataDir("saved-data");
+    server = Main.start(TestServers.config(dataDir));
   }
 
   @AfterEach

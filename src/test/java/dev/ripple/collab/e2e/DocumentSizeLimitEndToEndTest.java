@@ -1,11 +1,14 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import dev.ripple.collab.Main;
 import dev.ripple.collab.node.WarmupTypist;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ripple.collab.protocol.SyncProtocol;
+import dev.ripple.collab.testkit.ClosingSocket;
+import dev.ripple.collab.testkit.TestServers;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,7 +27,7 @@ class DocumentSizeLimitEndToEndTest {
 
   @BeforeEach
   void start() throws Exception {
-    server = ClosingSocket.embedded("doc-size", Map.of("ripple.limits.max-document-bytes", "4 KiB"));
+    server = TestServers.embedded("doc-size", Map.of("ripple.limits.max-document-bytes", "4 KiB"));
   }
 
   @AfterEach

@@ -1,4 +1,4 @@
-package dev.ripple.collab;
+package dev.ripple.collab.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,19 +16,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the valid ones, answers 500 to the next {@link #failNext} attempts, stalls the next {@link #stallNext}
  * (their headers are sent, their body never comes), and can go down and come back on the same port.
  */
-final class WebhookReceiver implements AutoCloseable {
+public final class WebhookReceiver implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  final int port;
+  public final int port;
   private final byte[] secret;
   private HttpServer server;
-  final List<JsonNode> events = new CopyOnWriteArrayList<>();
-  final AtomicInteger attempts = new AtomicInteger();
-  final AtomicInteger badSignatures = new AtomicInteger();
-  final AtomicInteger failNext = new AtomicInteger();
-  final AtomicInteger stallNext = new AtomicInteger();
+  public final List<JsonNode> events = new CopyOnWriteArrayList<>();
+  public final AtomicInteger attempts = new AtomicInteger();
+  public final AtomicInteger badSignatures = new AtomicInteger();
+  public final AtomicInteger failNext = new AtomicInteger();
+  public final AtomicInteger stallNext = new AtomicInteger();
   /** Attempts stalled so far. */
-  final AtomicInteger stalled = new AtomicInteger();
+  public final AtomicInteger stalled = new AtomicInteger();
   /** Stalled answers wait for this; it opens when the receiver goes down. */
   private java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
   private java.util.concurrent.ExecutorService executor;
@@ -39,30 +39,22 @@ final class WebhookReceiver implements AutoCloseable {
   }
 
   /** A receiver on a free loopback port (up). */
-  static WebhookReceiver start(String secret) throws IOException {
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
-    WebhookReceiver r = new WebhookReceiver(port, secret);
+  public static WebhookReceiver start(String secret) throws IOException {
+    WebhookReceiver r = new WebhookReceiver(TestServers.freePort(), secret);
     r.up();
     return r;
   }
 
   /** A receiver for a port, not listening yet (down): the endpoint is deployed later. */
-  static WebhookReceiver down(String secret) throws IOException {
-    int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
-    return new WebhookReceiver(port, secret);
+  public static WebhookReceiver down(String secret) throws IOException {
+    return new WebhookReceiver(TestServers.freePort(), secret);
   }
 
-  String url() {
+  public String url() {
     return "http://127.0.0.1:" + port + "/hooks/ripple";
   }
 
-  synchronized void up() throws IOException {
+  public synchronized void up() throws IOException {
     if (server != null) return;
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
     release = new java.util.concurrent.CountDownLatch(1);
@@ -119,7 +111,7 @@ final class WebhookReceiver implements AutoCloseable {
     }
   }
 
-  synchronized void down() {
+  public synchronized void down() {
     release.countDown();
     if (server != null) server.stop(0);
     if (executor != null) executor.shutdownNow();
@@ -128,7 +120,7 @@ final class WebhookReceiver implements AutoCloseable {
   }
 
   /** Rooms with at least one valid event. */
-  java.util.Set<String> notifiedRooms() {
+  public java.util.Set<String> notifiedRooms() {
     java.util.Set<String> rooms = new java.util.TreeSet<>();
     for (JsonNode e : events) rooms.add(e.path("roomId").asText());
     return rooms;

@@ -1,19 +1,21 @@
-package dev.ripple.collab;
+package dev.ripple.collab.e2e;
 
+import static dev.ripple.collab.testkit.Eventually.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
+import dev.ripple.collab.Main;
 import dev.ripple.collab.convex.ConvexStandIn;
+import dev.ripple.collab.testkit.Documents;
+import dev.ripple.collab.testkit.NodeProcess;
+import dev.ripple.collab.testkit.TestServers;
 import dev.ripple.collab.yjs.YDoc;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -42,7 +44,7 @@ class LifecycleEndToEndTest {
     convex.grant("t", "doc-cold", "u", "write");
     convex.grant("t", "doc-crash", "u", "write");
     convex.grant("t", "doc-stale", "u", "write");
-    data = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "life-data");
+    data = TestServers.dataDir("life-data");
     server = Main.start(config());
   }
 
@@ -53,31 +55,16 @@ class LifecycleEndToEndTest {
   }
 
   private Config config() {
-    return ConfigFactory.parseMap(Map.of(
-            "ripple.http.port", 0,
-            "ripple.http.bind-host", "127.0.0.1",
-            "ripple.data-dir", data.toString(),
-            "ripple.convex.site-url", convex.siteUrl().toString(),
-            "ripple.convex.secret", SECRET,
-            "ripple.alarms.debounce", "2s"))
-        .withFallback(ConfigFactory.parseResources("application.conf"))
-        .withFallback(ConfigFactory.defaultReference())
-        .resolve();
+    return TestServers.config(data, Map.of(
+        "ripple.convex.site-url", convex.siteUrl().toString(),
+        "ripple.convex.secret", SECRET,
+        "ripple.alarms.debounce", "2s"));
   }
 
   private String node(String... args) throws Exception {
     List<String> cmd = new java.util.ArrayList<>(List.of("node", "e2e.mjs"));
     cmd.addAll(List.of(args));
     return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("life-" + args[0] + ".log"), 120);
-  }
-
-  private static boolean eventually(Duration max, BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.nanoTime() + max.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (cond.getAsBoolean()) return true;
-      Thread.sleep(100);
-    }
-    return cond.getAsBoolean();
   }
 
   private static String text(byte[] state) {
