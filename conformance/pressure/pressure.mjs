@@ -21,7 +21,7 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { sleep, until, partyKit, websocket, synced, reporter } from './clients.mjs'
+import { sleep, until, partyKit, websocket, synced, reporter } from '../lib/clients.mjs'
 import { prng, recordCorpus, Generator } from './fuzz.mjs'
 
 // ------------------------------------------------------------------ y-protocols by hand
