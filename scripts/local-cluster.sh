@@ -7,7 +7,7 @@
 #                                     (built if missing), nodes 1-3; waits until all are ready
 #   scripts/local-cluster.sh status   /ready of each node
 #   scripts/local-cluster.sh check    a YPartyKitProvider + WebsocketProvider via node 1 and via
-#                                     node 3 edit one room and converge (conformance/e2e-cluster.mjs)
+#                                     node 3 edit one room and converge (conformance/e2e/e2e-cluster.mjs)
 #   scripts/local-cluster.sh stop     the nodes (SIGTERM: graceful leave), then PostgreSQL
 #   scripts/local-cluster.sh clean    stop, and delete the database and logs
 #
@@ -233,7 +233,7 @@ cmd_status() {
 cmd_check() {
   local out
   [[ -d "$ROOT/conformance/node_modules/y-partykit" ]] || (cd "$ROOT/conformance" && npm ci --no-audit --no-fund >/dev/null)
-  out=$(cd "$ROOT/conformance" && node e2e-cluster.mjs converge "$(http_port 1)" "$(http_port 3)" "doc-local-cluster-$(date +%s)") \
+  out=$(cd "$ROOT/conformance" && node e2e/e2e-cluster.mjs converge "$(http_port 1)" "$(http_port 3)" "doc-local-cluster-$(date +%s)") \
     || { echo "$out"; die "clients via node 1 and node 3 did not converge"; }
   echo "$out"
   log "clients via node 1 and node 3 converged"

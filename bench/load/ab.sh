@@ -10,15 +10,11 @@
 #   S=akka-persistence-jdbc.shared-databases.slick.db
 #   bash bench/load/ab.sh "base|" "par1c2|-Djdbc-journal.parallelism=1 -D$S.numThreads=2 -D$S.maxConnections=2"
 # Loopback only; every step bounded; each server stopped by its PID.
-set -euo pipefail
-LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
-OUT="$LOAD_DIR/out/ab"
 RETRIES="${RETRIES:-0}"
 QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-20}"
-source "$LOAD_DIR/common.sh"
-mkdir -p "$OUT"
-cd "$LOAD_DIR"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+OUT="$LOAD_DIR/out/ab"
+enter
 for variant in "$@"; do
   IFS='|' read -r name opts <<< "$variant"
   RIPPLE_JAVA_OPTS="$opts"

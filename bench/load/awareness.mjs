@@ -29,9 +29,10 @@
 // Prints one JSON line. Every wait is bounded; the process exits by itself.
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { awarenessStateMessage, forEachAwarenessEntry } from '../../conformance/lib/wire.mjs'
 import { clock, Hist, parseArgs, round, sleep } from './lib.mjs'
 import {
-  addCounts, awarenessMessage, childChannel, EventLoopDelay, forEachAwarenessEntry, forkChildren, hardLimit, newRoomPrefix,
+  addCounts, childChannel, EventLoopDelay, forkChildren, hardLimit, newRoomPrefix,
   irqCpuCores, otherCpuCores, Probe, RawClient, requireLoopback, share
 } from './pressure-lib.mjs'
 
@@ -159,7 +160,7 @@ async function child () {
       cl.seq++
       const t = clock()
       const json = JSON.stringify({ user: { name: cl.name }, cursor: { x: (cl.seq * 7) % 1000, y: (cl.idx * 13) % 800, seq: cl.seq, t } })
-      if (cl.raw.send(awarenessMessage(cl.id, ++cl.raw.clock, json))) {
+      if (cl.raw.send(awarenessStateMessage(cl.id, ++cl.raw.clock, json))) {
         if (inWindow(t)) cl.sentInWindow++
       } else cl.unsent++
       next += period

@@ -9,16 +9,13 @@
 # each server's knee: the highest rate with p99 under 50 ms, nothing lost and every room converged
 # (out/capacity.md). A rate at which the generator itself was saturated says so: above it the
 # machine, not the server, is the limit. Loopback only; every step bounded; servers stopped by PID.
-set -euo pipefail
-LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
-OUT="$LOAD_DIR/out/capacity"
 SERVERS="${SERVERS:-ripple ref hocus}"
 RATES="${RATES:-5 10 15 20 30 40}"
 SECONDS_EACH="${CAP_SECONDS:-20}"
 RETRIES="${RETRIES:-0}"
 QUIET_WAIT_EACH="${QUIET_WAIT_EACH:-20}"
-source "$LOAD_DIR/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+OUT="$LOAD_DIR/out/capacity"
 prepare
 
 for kind in $SERVERS; do

@@ -20,14 +20,10 @@
 # LOAD_SECONDS (30), WARMUP (5), WARMUP_LOAD_SECONDS (45, the discarded warm-up profile), PROCS_LIGHT / PROCS_HEAVY (1 / 2), RIPPLE_JAR (/tmp/ripple-bench.jar),
 # SKIP_BUILD (0), QUIET_WAIT (120), OTHER_MAX (0.15), RETRIES (2), QUIET_WAIT_EACH (60): as run.sh.
 # PostgreSQL is Debian's, installed by scripts/local-cluster.sh if missing (as in `local-cluster.sh start`).
-set -euo pipefail
-
-LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
+SETUPS="${SETUPS:-single pg1 pg3 pg3near}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 OUT="$LOAD_DIR/out/cluster"
 LOCAL_CLUSTER="$ROOT/scripts/local-cluster.sh"
-SETUPS="${SETUPS:-single pg1 pg3 pg3near}"
-source "$LOAD_DIR/common.sh"
 
 CLUSTER_UP=0
 cluster_down() {

@@ -1,8 +1,12 @@
-# Shared by run.sh and cluster.sh (sourced, not run): preparing a run, timing steps, starting and stopping a Ripple
-# server or the reference, and one load profile with its quiet waits and retries. The caller sets
-# LOAD_DIR, ROOT and OUT; the knobs both scripts share get their defaults here. loadgen() points the
-# generator at URL_BASE (default ws://127.0.0.1:$PORT; a comma-separated list for a cluster) and
-# reports the CPU of SERVER_PIDS (default $SERVER_PID).
+# Shared by the scripts here (each sources it first, not run): the preamble (strict mode, LOAD_DIR and
+# ROOT, the knobs the scripts share, cleanup on exit), preparing a run, timing steps, starting and
+# stopping a Ripple server or the reference, and the quiet-machine attempts of one profile. A script
+# sets its own defaults of these knobs before sourcing, and OUT after. loadgen() points the generator
+# at URL_BASE (default ws://127.0.0.1:$PORT; a comma-separated list for a cluster) and reports the CPU
+# of SERVER_PIDS (default $SERVER_PID).
+set -euo pipefail
+LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
 LOAD_SECONDS="${LOAD_SECONDS:-30}"
 WARMUP="${WARMUP:-5}"
 PROCS_LIGHT="${PROCS_LIGHT:-1}"
@@ -103,22 +107,21 @@ stop_server() {
   kill -9 "$pid" 2>/dev/null || true
 }
 
-# loadgen OUTNAME ARGS...: one profile, kept in out/OUTNAME.json. This machine is shared: other
-# jobs' CPU use (measured over the window, `other_cpu_cores`) can distort a run badly. So each
-# attempt first waits (up to QUIET_WAIT_EACH s) for quiet; an attempt during which others used
-# more than OTHER_MAX cores is repeated, up to RETRIES times, and the attempt with the least
-# other CPU is kept (chosen by disturbance, never by its result). Every attempt is in OUTNAME.tryN.json.
-loadgen() {
-  local name="$1" try=0 other best="" best_other=""
-  shift
+# quiet_attempts NAME WHAT WINDOW PAUSE SUMMARY COMMAND...: one profile, each attempt's stdout in
+# $OUT/NAME.tryN.json (stderr in NAME.tryN.err). This machine is shared: other jobs' CPU use (measured
+# over the window, `other_cpu_cores` in the result) can distort a run badly. So each attempt first
+# waits (up to QUIET_WAIT_EACH s) for quiet; an attempt during which others used more than OTHER_MAX
+# cores is repeated (after PAUSE s), up to RETRIES times, and the attempt with the least other CPU is
+# kept (chosen by disturbance, never by its result). WHAT names the command in a failure line, WINDOW
+# the measured span in a retry line; SUMMARY is node code printing a line of an attempt (argv: its
+# file, its number). Sets BEST_TRY and LAST_TRY; the caller keeps NAME.tryBEST_TRY.json.
+quiet_attempts() {
+  local name="$1" what="$2" window="$3" pause="$4" summary="$5" try=0 other best="" best_other=""
+  shift 5
   while :; do
     node quiet.mjs --max-wait "$QUIET_WAIT_EACH" --sample 3 > /dev/null
-    (cd "$LOAD_DIR" && node loadgen.mjs --url-base "${URL_BASE:-ws://127.0.0.1:$PORT}" --server-pid "${SERVER_PIDS:-$SERVER_PID}" "$@") \
-      > "$OUT/$name.try$try.json" 2> "$OUT/$name.try$try.err" || echo "  ($name: loadgen reported a failure, see $name.try$try.json / .err)"
-    node -e "const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8'));const l=r.latency_ms||{};
-      console.log('  try '+process.argv[2]+': p50 '+l.p50+' p99 '+l.p99+' max '+l.max+' ms; '+r.achieved_updates_per_s+'/'+r.target_updates_per_s+' upd/s; lost '+(r.delivery||{}).lost+
-      '; converged '+(r.convergence||{}).converged+'; generator saturated '+(r.generator||{}).saturated+'; server '+r.server_cpu_cores+' cores; other jobs '+r.other_cpu_cores+' cores')" \
-      "$OUT/$name.try$try.json" "$try" || true
+    "$@" > "$OUT/$name.try$try.json" 2> "$OUT/$name.try$try.err" || echo "  ($name: $what reported a failure, see $name.try$try.json / .err)"
+    node -e "$summary" "$OUT/$name.try$try.json" "$try" || true
     other="$(node -e "try{const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8'));console.log(r.other_cpu_cores??99)}catch{console.log(99)}" "$OUT/$name.try$try.json")"
     if [[ -z "$best" ]] || node -e "process.exit(Number(process.argv[1]) < Number(process.argv[2]) ? 0 : 1)" "$other" "$best_other"; then
       best="$try"
@@ -128,19 +131,42 @@ loadgen() {
       break
     fi
     try=$((try + 1))
-    echo "  other jobs used $other cores during the window (> $OTHER_MAX): attempt $((try + 1)) of $((RETRIES + 1))"
+    echo "  other jobs used $other cores during the $window (> $OTHER_MAX): attempt $((try + 1)) of $((RETRIES + 1))"
+    if [[ "$pause" != 0 ]]; then sleep "$pause"; fi
   done
-  cp "$OUT/$name.try$best.json" "$OUT/$name.json"
-  node -e "const f=process.argv[1];const r=JSON.parse(require('fs').readFileSync(f,'utf8'));r.attempt=Number(process.argv[2]);r.attempts=Number(process.argv[3]);require('fs').writeFileSync(f,JSON.stringify(r)+'\n')" \
-    "$OUT/$name.json" "$best" "$((try + 1))"
-  [[ "$best" == "$try" ]] || echo "  kept attempt $((best + 1)) (least disturbed)"
+  BEST_TRY="$best"
+  LAST_TRY="$try"
 }
 
-# prepare: a fresh $OUT, the pinned npm packages, the server jar (built unless SKIP_BUILD=1 and
+# loadgen OUTNAME ARGS...: one loadgen.mjs profile with quiet_attempts, the attempt kept in out/OUTNAME.json
+# (with its attempt number and the number of attempts).
+loadgen() {
+  local name="$1"
+  shift
+  quiet_attempts "$name" loadgen window 0 "const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8'));const l=r.latency_ms||{};
+      console.log('  try '+process.argv[2]+': p50 '+l.p50+' p99 '+l.p99+' max '+l.max+' ms; '+r.achieved_updates_per_s+'/'+r.target_updates_per_s+' upd/s; lost '+(r.delivery||{}).lost+
+      '; converged '+(r.convergence||{}).converged+'; generator saturated '+(r.generator||{}).saturated+'; server '+r.server_cpu_cores+' cores; other jobs '+r.other_cpu_cores+' cores')" \
+    run_loadgen "$@"
+  cp "$OUT/$name.try$BEST_TRY.json" "$OUT/$name.json"
+  node -e "const f=process.argv[1];const r=JSON.parse(require('fs').readFileSync(f,'utf8'));r.attempt=Number(process.argv[2]);r.attempts=Number(process.argv[3]);require('fs').writeFileSync(f,JSON.stringify(r)+'\n')" \
+    "$OUT/$name.json" "$BEST_TRY" "$((LAST_TRY + 1))"
+  [[ "$BEST_TRY" == "$LAST_TRY" ]] || echo "  kept attempt $((BEST_TRY + 1)) (least disturbed)"
+}
+
+run_loadgen() {
+  (cd "$LOAD_DIR" && node loadgen.mjs --url-base "${URL_BASE:-ws://127.0.0.1:$PORT}" --server-pid "${SERVER_PIDS:-$SERVER_PID}" "$@")
+}
+
+# enter: $OUT exists and the working directory is $LOAD_DIR (the scripts run node on the files here)
+enter() {
+  mkdir -p "$OUT"
+  cd "$LOAD_DIR"
+}
+
+# prepare: enter, a fresh $OUT, the pinned npm packages, the server jar (built unless SKIP_BUILD=1 and
 # $RIPPLE_JAR exists), then a wait of up to QUIET_WAIT s for other jobs to calm down; ends in $LOAD_DIR
 prepare() {
-  cd "$LOAD_DIR"
-  mkdir -p "$OUT"
+  enter
   rm -f "$OUT"/*.json "$OUT"/*.err "$OUT"/*.log "$OUT"/*.lines "$OUT"/results.md
 
   step "npm ci"

@@ -5,15 +5,11 @@
 # appended), SETTLE seconds (75) after it is ready with no client at all (its warm-up rooms have
 # passivated by then), then the process's and each thread's CPU from /proc over WINDOW seconds (30),
 # and the RSS at the end. Loopback only; bounded; the server is stopped by its PID.
-set -euo pipefail
-LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
-OUT="$LOAD_DIR/out/idle"
 SETTLE="${SETTLE:-75}"
 WINDOW="${WINDOW:-30}"
-source "$LOAD_DIR/common.sh"
-mkdir -p "$OUT"
-cd "$LOAD_DIR"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+OUT="$LOAD_DIR/out/idle"
+enter
 ticks() { local f; f="$(sed 's/.*) //' "$1")"; set -- $f; echo $(( ${12} + ${13} )); } # utime + stime, fields 14 and 15
 (( $# > 0 )) || set -- "shipped|"
 for variant in "$@"; do

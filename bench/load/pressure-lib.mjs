@@ -1,15 +1,14 @@
-// Helpers shared by the pressure profiles (burst.mjs, storm.mjs, awareness.mjs): the y-protocols
-// messages a raw client needs, a raw WebSocket client that speaks them, the coordinator/children
+// Helpers shared by the pressure profiles (burst.mjs, storm.mjs, awareness.mjs): a raw WebSocket
+// client speaking y-protocols (its messages from conformance/lib/wire.mjs), the coordinator/children
 // plumbing (one coordinator forks K generator processes and tells them when to start), CPU probes
 // and the kernel's TCP counters.
 import { execFile, fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import * as decoding from 'lib0/decoding'
-import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
+import { awarenessStateMessage, MSG_AWARENESS, MSG_SYNC, SYNC_STEP1, SYNC_STEP2, syncStep1Message, syncStep2Message } from '../../conformance/lib/wire.mjs'
 import { clock, machineBusy, machineCpu, procTreeCpuSeconds, round, sleep } from './lib.mjs'
 
 // ------------------------------------------------------------------ arguments and checks
@@ -37,56 +36,13 @@ export function hardLimit (seconds, name) {
 /** Items [from, to) of n that part i of k handles. */
 export const share = (n, k, i) => [Math.floor((n * i) / k), Math.floor((n * (i + 1)) / k)]
 
-// ------------------------------------------------------------------ y-protocols by hand
-
-export const MSG_SYNC = 0
-export const MSG_AWARENESS = 1
-export const MSG_AUTH = 2
-export const MSG_QUERY_AWARENESS = 3
-export const SYNC_STEP1 = 0
-export const SYNC_STEP2 = 1
-export const SYNC_UPDATE = 2
-
-function syncMessage (sub, payload) {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MSG_SYNC)
-  encoding.writeVarUint(e, sub)
-  encoding.writeVarUint8Array(e, payload)
-  return encoding.toUint8Array(e)
-}
+// ------------------------------------------------------------------ the raw client
 
 const emptyDoc = new Y.Doc()
 /** Sync step 1 of a client with an empty document (its state vector), as a provider sends on open. */
-export const STEP1_EMPTY = syncMessage(SYNC_STEP1, Y.encodeStateVector(emptyDoc))
+export const STEP1_EMPTY = syncStep1Message(Y.encodeStateVector(emptyDoc))
 /** Sync step 2 of an empty document: what an empty client answers to the server's step 1. */
-export const STEP2_EMPTY = syncMessage(SYNC_STEP2, Y.encodeStateAsUpdate(emptyDoc))
-
-/** An awareness message with one entry: client id, clock and JSON state (the string "null" removes). */
-export function awarenessMessage (clientId, clk, json) {
-  const inner = encoding.createEncoder()
-  encoding.writeVarUint(inner, 1)
-  encoding.writeVarUint(inner, clientId)
-  encoding.writeVarUint(inner, clk)
-  encoding.writeVarString(inner, json)
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MSG_AWARENESS)
-  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner))
-  return encoding.toUint8Array(e)
-}
-
-/** Calls fn(clientId, clock, json) for every entry of an awareness message (type byte included). */
-export function forEachAwarenessEntry (buf, fn) {
-  const d = decoding.createDecoder(buf)
-  decoding.readVarUint(d) // MSG_AWARENESS
-  const inner = decoding.createDecoder(decoding.readVarUint8Array(d))
-  const n = decoding.readVarUint(inner)
-  for (let i = 0; i < n; i++) {
-    const id = decoding.readVarUint(inner)
-    const clk = decoding.readVarUint(inner)
-    fn(id, clk, decoding.readVarString(inner))
-  }
-  return n
-}
+export const STEP2_EMPTY = syncStep2Message(Y.encodeStateAsUpdate(emptyDoc))
 
 /** A short, countable name for a connection error ("ECONNRESET", "Unexpected server response: 503", ...). */
 export const errorKind = (err) => String(err?.code || err?.message || err || 'unknown').slice(0, 80)
@@ -135,7 +91,7 @@ export class RawClient {
     ws.on('open', () => {
       this.openAt = clock()
       ws.send(STEP1_EMPTY)
-      if (this.awareness != null) ws.send(awarenessMessage(this.clientId, ++this.clock, this.awareness))
+      if (this.awareness != null) ws.send(awarenessStateMessage(this.clientId, ++this.clock, this.awareness))
     })
     ws.on('message', (data, isBinary) => {
       if (!isBinary || data.length < 1) return

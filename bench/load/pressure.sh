@@ -35,11 +35,6 @@
 #   disturbed attempt is kept (judged by that disturbance, never by the result).
 # The storm needs one file descriptor per connection in the server and in each generator process:
 # the soft open-file limit is raised to STORM_ROOMS x STORM_CLIENTS + 1024 (at most the hard limit).
-set -euo pipefail
-
-LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
-OUT="$LOAD_DIR/out/pressure"
 PROFILES="${PROFILES:-burst storm awareness}"
 SERVERS="${SERVERS:-ripple ref}"
 PAUSE="${PAUSE:-10}"
@@ -64,39 +59,24 @@ AWARE_SECONDS="${AWARE_SECONDS:-20}"
 AWARE_WARMUP="${AWARE_WARMUP:-5}"
 AWARE_PROCS="${AWARE_PROCS:-2}"
 AWARE_DECODE_EVERY="${AWARE_DECODE_EVERY:-1}"
-# start_server/stop_server, prepare, step, cleanup on exit: shared with run.sh and cluster.sh
-source "$LOAD_DIR/common.sh"
+# strict mode, start_server/stop_server, prepare, step, quiet_attempts, cleanup on exit: shared with run.sh and cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+OUT="$LOAD_DIR/out/pressure"
 
-# pressure_run NAME SCRIPT ARGS...: one profile, kept in $OUT/NAME.json, with run.sh's quiet waits and
-# retries (common.sh loadgen()): each attempt waits up to QUIET_WAIT_EACH s for quiet; an attempt during
-# which other jobs used more than OTHER_MAX cores is repeated, up to RETRIES times; the least disturbed
-# attempt is kept. Every attempt is in NAME.tryN.json (stderr in NAME.tryN.err).
+# pressure_run NAME SCRIPT ARGS...: one profile with common.sh's quiet_attempts (as run.sh's loadgen():
+# a quiet wait before each attempt, a repeat after PAUSE s when other jobs used more than OTHER_MAX
+# cores, up to RETRIES times), the least disturbed attempt kept in $OUT/NAME.json.
 pressure_run() {
-  local name="$1" script="$2" try=0 other best="" best_other=""
+  local name="$1" script="$2"
   shift 2
-  while :; do
-    node quiet.mjs --max-wait "$QUIET_WAIT_EACH" --sample 3 > /dev/null
-    node "$script" --url-base "ws://127.0.0.1:$PORT" --server-pid "$SERVER_PID" "$@" \
-      > "$OUT/$name.try$try.json" 2> "$OUT/$name.try$try.err" || echo "  ($name: $script reported a failure, see $name.try$try.json / .err)"
-    node -e "try{const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8'));console.log('  try '+process.argv[2]+': '+r.summary)}catch(e){console.log('  try '+process.argv[2]+': no result ('+e.message+')')}" \
-      "$OUT/$name.try$try.json" "$try"
-    other="$(node -e "try{const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8'));console.log(r.other_cpu_cores??99)}catch{console.log(99)}" "$OUT/$name.try$try.json")"
-    if [[ -z "$best" ]] || node -e "process.exit(Number(process.argv[1]) < Number(process.argv[2]) ? 0 : 1)" "$other" "$best_other"; then
-      best="$try"
-      best_other="$other"
-    fi
-    if (( try >= RETRIES )) || ! node -e "process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)" "$other" "$OTHER_MAX"; then
-      break
-    fi
-    try=$((try + 1))
-    echo "  other jobs used $other cores during the profile (> $OTHER_MAX): attempt $((try + 1)) of $((RETRIES + 1))"
-    sleep "$PAUSE"
-  done
-  if [[ -s "$OUT/$name.try$best.json" ]]; then
+  quiet_attempts "$name" "$script" profile "$PAUSE" \
+    "try{const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8'));console.log('  try '+process.argv[2]+': '+r.summary)}catch(e){console.log('  try '+process.argv[2]+': no result ('+e.message+')')}" \
+    node "$script" --url-base "ws://127.0.0.1:$PORT" --server-pid "$SERVER_PID" "$@"
+  if [[ -s "$OUT/$name.try$BEST_TRY.json" ]]; then
     node -e "const fs=require('fs');const r=JSON.parse(fs.readFileSync(process.argv[1],'utf8'));r.attempt=Number(process.argv[3]);r.attempts=Number(process.argv[4]);fs.writeFileSync(process.argv[2],JSON.stringify(r)+'\n')" \
-      "$OUT/$name.try$best.json" "$OUT/$name.json" "$best" "$((try + 1))" || true
+      "$OUT/$name.try$BEST_TRY.json" "$OUT/$name.json" "$BEST_TRY" "$((LAST_TRY + 1))" || true
   fi
-  [[ "$best" == "$try" ]] || echo "  kept attempt $((best + 1)) (least disturbed)"
+  [[ "$BEST_TRY" == "$LAST_TRY" ]] || echo "  kept attempt $((BEST_TRY + 1)) (least disturbed)"
 }
 
 # The storm's connections: one file descriptor each, in the server and in the generator processes.

@@ -12,17 +12,13 @@
 #
 # Knobs: ROOMS (50) CLIENTS (5) RATE (10) PROCS_HEAVY (2) WARMUP_SECONDS (40) PROFILE_SECONDS (15)
 #        RIPPLE_JAVA_OPTS, and those of common.sh. Loopback only; every step is bounded.
-set -euo pipefail
-
-LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
-OUT="$LOAD_DIR/out/profile"
 ROOMS="${ROOMS:-50}"
 CLIENTS="${CLIENTS:-5}"
 RATE="${RATE:-10}"
 WARMUP_SECONDS="${WARMUP_SECONDS:-40}"
 PROFILE_SECONDS="${PROFILE_SECONDS:-15}"
-source "$LOAD_DIR/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+OUT="$LOAD_DIR/out/profile"
 
 prepare
 

@@ -23,19 +23,15 @@
 #   QUIET_WAIT (seconds to wait for other jobs on the machine to calm down first, default 120),
 #   SERVERS ("ripple ref": run only some), OTHER_MAX (0.15 cores) / RETRIES (2) / QUIET_WAIT_EACH
 #   (60 s): a profile during which other jobs on the machine used more than OTHER_MAX cores is run
-#   again after waiting for quiet, and the least disturbed attempt is kept (see loadgen() below).
-set -euo pipefail
-
-LOAD_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$LOAD_DIR/../.." && pwd)"
-OUT="$LOAD_DIR/out"
+#   again after waiting for quiet, and the least disturbed attempt is kept (see common.sh loadgen()).
 MEM_ROOMS="${MEM_ROOMS:-1000}"
 MEM_IDLE="${MEM_IDLE:-1000}"
 MEM_IDLE_ROOMS="${MEM_IDLE_ROOMS:-100}"
 MEM_DOCS="${MEM_DOCS:-encoded,text,paste}"
 SERVERS="${SERVERS:-ripple ref}"
-# step, start_server/stop_server, loadgen (with its quiet waits and retries): shared with cluster.sh
-source "$LOAD_DIR/common.sh"
+# strict mode, step, start_server/stop_server, loadgen (with its quiet waits and retries), prepare
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+OUT="$LOAD_DIR/out"
 
 prepare
 

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 
 /**
- * conformance/cluster-load.mjs, driven through its stdin and read through its stdout (one JSON object
+ * conformance/e2e/cluster-load.mjs, driven through its stdin and read through its stdout (one JSON object
  * per line): the load of the cluster tests (processes, compose). Its stdout and stderr go to a log.
  */
 final class ClusterLoad implements AutoCloseable {
@@ -58,7 +58,7 @@ final class ClusterLoad implements AutoCloseable {
   static ClusterLoad start(String targets, String prefix, int rooms, int clientsPerRoom, int intervalMs, Path log) throws IOException {
     Files.createDirectories(log.toAbsolutePath().getParent());
     Files.writeString(log, "");
-    Process p = new ProcessBuilder("node", "cluster-load.mjs", targets, prefix, Integer.toString(rooms),
+    Process p = new ProcessBuilder("node", "e2e/cluster-load.mjs", targets, prefix, Integer.toString(rooms),
         Integer.toString(clientsPerRoom), Integer.toString(intervalMs))
         .directory(NodeProcess.CONFORMANCE.toFile())
         .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))

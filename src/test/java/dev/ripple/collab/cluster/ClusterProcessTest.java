@@ -34,7 +34,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * Three server JVMs on 127.0.0.1 forming one cluster on an embedded PostgreSQL, under load from
- * real yjs clients (y-websocket and y-partykit providers in conformance/cluster-load.mjs, behind
+ * real yjs clients (y-websocket and y-partykit providers in conformance/e2e/cluster-load.mjs, behind
  * that script's load balancer) editing many rooms. One node is killed with SIGKILL mid-load; later
  * every node is restarted in turn. Each time, every client must converge and a fresh client must
  * read every update any client wrote, acknowledged ones included. The time until the killed node's

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * Three Ripple nodes in this JVM on one embedded PostgreSQL, formed into one cluster by Cluster
- * Bootstrap, driven by the real y-websocket and y-partykit clients through conformance/e2e-cluster.mjs.
+ * Bootstrap, driven by the real y-websocket and y-partykit clients through conformance/e2e/e2e-cluster.mjs.
  * Clients reach the nodes on their own HTTP ports, as they would behind a load balancer. A test
  * that stops a node leaves the cluster smaller; the next test first adds nodes back up to three.
  */
@@ -53,14 +53,14 @@ class ClusterTest {
   }
 
   private static String scenario(String log, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("node", "e2e-cluster.mjs"));
+    List<String> cmd = new ArrayList<>(List.of("node", "e2e/e2e-cluster.mjs"));
     cmd.addAll(List.of(args));
     return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("cluster-" + log + ".log"), 180);
   }
 
   /** A scenario that runs while the test acts on the cluster: started, and waited for until it prints "ready". */
   private static Process background(Path log, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("node", "e2e-cluster.mjs"));
+    List<String> cmd = new ArrayList<>(List.of("node", "e2e/e2e-cluster.mjs"));
     cmd.addAll(List.of(args));
     Files.createDirectories(log.toAbsolutePath().getParent());
     Process p = new ProcessBuilder(cmd).directory(NodeProcess.CONFORMANCE.toFile())
@@ -115,7 +115,7 @@ class ClusterTest {
     List<Node> nodes = cluster.nodes();
     String ports = nodes.stream().map(n -> Integer.toString(n.httpPort())).collect(java.util.stream.Collectors.joining(","));
     long droppedBefore = nodes.stream().mapToLong(n -> dev.ripple.collab.metrics.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();
-    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "pressure.mjs", "burst", ports, "4", "12", "200", "5000"),
+    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "pressure/pressure.mjs", "burst", ports, "4", "12", "200", "5000"),
         NodeProcess.WORK.resolve("cluster-burst.log"), 400);
     assertTrue(out.contains("\"ok\":true"), out.substring(Math.max(0, out.length() - 3000)));
     long droppedAfter = nodes.stream().mapToLong(n -> dev.ripple.collab.metrics.Metrics.get(n.server().system()).clientMessagesDropped.sum()).sum();

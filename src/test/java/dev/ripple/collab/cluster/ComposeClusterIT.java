@@ -110,7 +110,7 @@ class ComposeClusterIT {
   @Test
   @Order(1)
   void yWebsocketAndPartyKitClientsConvergeThroughTheBalancer() throws Exception {
-    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e-cluster.mjs", "converge",
+    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e/e2e-cluster.mjs", "converge",
         Integer.toString(compose.lbPort), Integer.toString(compose.lbPort), CONVERGE_ROOM), log("converge"), 180);
     assertTrue(resultLine(out).path("ok").asBoolean(), out);
     // the nodes found each other over Artery's TLS transport (deploy/compose.tls.yml)
@@ -228,7 +228,7 @@ class ComposeClusterIT {
   void downClosesEverySocketWith1012AndUpBringsBackEveryDocument() throws Exception {
     // raw sockets on rooms of their own, each room written; held open through the balancer
     Path holdLog = log("hold");
-    Process hold = new ProcessBuilder("node", "e2e-cluster.mjs", "fill", Integer.toString(compose.lbPort), HOLD_PREFIX,
+    Process hold = new ProcessBuilder("node", "e2e/e2e-cluster.mjs", "fill", Integer.toString(compose.lbPort), HOLD_PREFIX,
         Integer.toString(HOLD_ROOMS), "600")
         .directory(NodeProcess.CONFORMANCE.toFile()).redirectErrorStream(true).redirectOutput(holdLog.toFile()).start();
     try {
@@ -264,7 +264,7 @@ class ComposeClusterIT {
 
   /** A digest of each room's content, read by a fresh client through the balancer. */
   private static JsonNode digest(List<String> rooms) throws Exception {
-    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e-cluster.mjs", "digest",
+    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e/e2e-cluster.mjs", "digest",
         Integer.toString(compose.lbPort), String.join(",", rooms)), log("digest"), 180);
     JsonNode result = resultLine(out);
     assertTrue(result.path("ok").asBoolean(), out);

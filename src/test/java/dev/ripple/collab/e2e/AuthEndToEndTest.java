@@ -81,14 +81,14 @@ class AuthEndToEndTest {
   @Test
   void partyKitProviderWithTokenInParamsSyncs() throws Exception {
     convex.grant("tok-w", "doc-auth", "user-1", "write");
-    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e.mjs", "token", Integer.toString(server.port()),
+    String out = NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e/e2e.mjs", "token", Integer.toString(server.port()),
         "doc-auth", "tok-w"), NodeProcess.WORK.resolve("e2e-token.log"), 120);
     assertTrue(out.contains("\"ok\":true"), out);
     assertEquals(List.of(), convex.violations());
     long verifies = convex.requestsTo(ConvexStandIn.VERIFY);
     assertTrue(verifies >= 1 && verifies <= 2, "two providers connected at once: " + verifies);
     // the providers reconnect with the same URL and token: answered from the cache
-    NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e.mjs", "token", Integer.toString(server.port()),
+    NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e/e2e.mjs", "token", Integer.toString(server.port()),
         "doc-auth", "tok-w"), NodeProcess.WORK.resolve("e2e-token2.log"), 120);
     assertEquals(verifies, convex.requestsTo(ConvexStandIn.VERIFY));
   }

@@ -22,15 +22,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The real-browser check: headless Chromium (Debian's {@code chromium}, driven by playwright-core from
- * conformance/browser/check.mjs) opens a textarea bound to Yjs twice against this server, both pages type at
+ * conformance/e2e/browser/check.mjs) opens a textarea bound to Yjs twice against this server, both pages type at
  * once, and the two textareas must converge. Screenshots land in target/conformance/browser-*.png.
  *
- * <p>Installs what it needs on a fresh machine: Debian's chromium (conformance/browser/install-chromium.sh, as
+ * <p>Installs what it needs on a fresh machine: Debian's chromium (conformance/e2e/browser/install-chromium.sh, as
  * root through apt-get), the pinned npm packages ({@code npm ci}), and the page bundle ({@code npm run build}).
  * When chromium cannot be installed the test fails; it never skips.
  */
 class BrowserCheckTest {
-  private static final Path BROWSER = NodeProcess.CONFORMANCE.resolve("browser");
+  private static final Path BROWSER = NodeProcess.CONFORMANCE.resolve("e2e/browser");
   private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   private static final List<String> SCREENSHOTS =
       List.of("browser-a.png", "browser-b.png", "browser-side-by-side.png");
@@ -94,7 +94,7 @@ class BrowserCheckTest {
     }
   }
 
-  /** {@code npm ci} in conformance/browser unless its packages are installed and not older than the lock file. */
+  /** {@code npm ci} in conformance/e2e/browser unless its packages are installed and not older than the lock file. */
   private static void installPackages() throws Exception {
     Path lock = BROWSER.resolve("package-lock.json");
     Path stamp = BROWSER.resolve("node_modules").resolve(".package-lock.json");

@@ -217,7 +217,7 @@ class ConvexBridgeEndToEndTest {
   }
 
   private String node(String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("node", "e2e.mjs"));
+    List<String> cmd = new ArrayList<>(List.of("node", "e2e/e2e.mjs"));
     cmd.addAll(List.of(args));
     return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("convex-bridge-" + args[0] + ".log"), 120);
   }

@@ -63,7 +63,7 @@ class ConvexNotFoundEndToEndTest {
   /** A writer types into the room and leaves; returns when its process has ended (the client is gone). */
   private long write(String text) throws Exception {
     String out = NodeProcess.run(NodeProcess.CONFORMANCE,
-        List.of("node", "e2e.mjs", "write", Integer.toString(server.port()), ROOM, text, "t"),
+        List.of("node", "e2e/e2e.mjs", "write", Integer.toString(server.port()), ROOM, text, "t"),
         NodeProcess.WORK.resolve("not-found-write.log"), 120);
     assertTrue(out.contains("\"ok\":true"), out);
     return System.nanoTime();

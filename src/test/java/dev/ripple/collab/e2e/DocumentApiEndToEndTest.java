@@ -77,7 +77,7 @@ class DocumentApiEndToEndTest {
     // a provider connected to the room waits for the text the backend is about to write
     Path log = NodeProcess.WORK.resolve("api-read.log");
     Files.createDirectories(log.getParent());
-    Process reader = new ProcessBuilder("node", "e2e.mjs", "read", Integer.toString(server.port()), "doc-api", "hello world")
+    Process reader = new ProcessBuilder("node", "e2e/e2e.mjs", "read", Integer.toString(server.port()), "doc-api", "hello world")
         .directory(NodeProcess.CONFORMANCE.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       Thread.sleep(1500); // connected and synced (its wait for the text is bounded by the script)
@@ -109,7 +109,7 @@ class DocumentApiEndToEndTest {
   @Test
   void whatProvidersWriteTheBackendReads() throws Exception {
     start(false, Map.of());
-    NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e.mjs", "write", Integer.toString(server.port()), "doc-api-read",
+    NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "e2e/e2e.mjs", "write", Integer.toString(server.port()), "doc-api-read",
         "written by a provider ✓"), NodeProcess.WORK.resolve("api-write.log"), 120);
     HttpResponse<byte[]> all = send("GET", "/api/rooms/doc-api-read/update", null, null);
     YDoc doc = new YDoc();

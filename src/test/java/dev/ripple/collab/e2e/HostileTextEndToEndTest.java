@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Text frames are read only as far as a batch marker can go, end to end: the server in this JVM,
  * hostile raw WebSocket connections (java.net.http) sending multi-megabyte text, and a real
- * YPartyKitProvider in the same room (conformance/e2e.mjs steady) that must stay connected and
+ * YPartyKitProvider in the same room (conformance/e2e/e2e.mjs steady) that must stay connected and
  * receive what the document API writes afterwards.
  */
 class HostileTextEndToEndTest {

@@ -62,7 +62,7 @@ class LifecycleEndToEndTest {
   }
 
   private String node(String... args) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of("node", "e2e.mjs"));
+    List<String> cmd = new java.util.ArrayList<>(List.of("node", "e2e/e2e.mjs"));
     cmd.addAll(List.of(args));
     return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("life-" + args[0] + ".log"), 120);
   }

@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
 /**
  * "Nothing lost under pressure", end to end: the server in this JVM (127.0.0.1, H2 in a temporary
  * directory) under floods from the real npm clients and from raw y-protocols connections, driven by
- * conformance/pressure.mjs (one scenario per test; each prints one JSON line). Besides the JSON, the
+ * conformance/pressure/pressure.mjs (one scenario per test; each prints one JSON line). Besides the JSON, the
  * tests read the server's own log (a logback appender on the root logger for the test's duration):
  * no message dropped, no client closed for sending fast.
  *
@@ -123,7 +123,7 @@ class PressureEndToEndTest {
     start(Map.of());
     long baseline = heapAfterGc();
     Path log = NodeProcess.WORK.resolve("pressure-awareness-flood.log");
-    Process node = new ProcessBuilder("node", "pressure.mjs", "awareness-flood", Integer.toString(server.port()), "--hold")
+    Process node = new ProcessBuilder("node", "pressure/pressure.mjs", "awareness-flood", Integer.toString(server.port()), "--hold")
         .directory(NodeProcess.CONFORMANCE.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     long grownMb;
     String out;
@@ -296,7 +296,7 @@ class PressureEndToEndTest {
   // ------------------------------------------------------------------ helpers
 
   private JsonNode scenario(String name, int timeoutSeconds, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("node", "pressure.mjs", name, Integer.toString(server.port())));
+    List<String> cmd = new ArrayList<>(List.of("node", "pressure/pressure.mjs", name, Integer.toString(server.port())));
     cmd.addAll(List.of(args));
     Path log = NodeProcess.WORK.resolve("pressure-" + name + ".log");
     long t0 = System.nanoTime();

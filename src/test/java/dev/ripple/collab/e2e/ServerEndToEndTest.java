@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The server as users run it (in this JVM, on 127.0.0.1, with H2 in a temporary directory),
- * driven by the real npm clients through conformance/e2e.mjs.
+ * driven by the real npm clients through conformance/e2e/e2e.mjs.
  */
 class ServerEndToEndTest {
   private Path dataDir;
@@ -45,7 +45,7 @@ class ServerEndToEndTest {
   }
 
   private String scenario(String name, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("node", "e2e.mjs", name, Integer.toString(server.port())));
+    List<String> cmd = new ArrayList<>(List.of("node", "e2e/e2e.mjs", name, Integer.toString(server.port())));
     cmd.addAll(List.of(args));
     return NodeProcess.run(NodeProcess.CONFORMANCE, cmd, NodeProcess.WORK.resolve("e2e-" + name + ".log"), 180);
   }
@@ -87,7 +87,7 @@ class ServerEndToEndTest {
   @Test
   void shutdownClosesConnectionsWith1012() throws Exception {
     java.nio.file.Path log = NodeProcess.WORK.resolve("e2e-shutdown.log");
-    Process node = new ProcessBuilder("node", "e2e.mjs", "shutdown", Integer.toString(server.port()))
+    Process node = new ProcessBuilder("node", "e2e/e2e.mjs", "shutdown", Integer.toString(server.port()))
         .directory(NodeProcess.CONFORMANCE.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     try {
       long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);

@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
- * conformance/e2e.mjs steady: a real YPartyKitProvider in a room that must stay connected (a room that
+ * conformance/e2e/e2e.mjs steady: a real YPartyKitProvider in a room that must stay connected (a room that
  * stopped would close it with 1012, and it would reconnect and converge all the same) until it sees
  * {@code expected} in the root text "text". {@link #start} returns once it has synced.
  */
@@ -25,7 +25,7 @@ public final class SteadyProvider implements AutoCloseable {
   public static SteadyProvider start(int port, String room, String expected) throws Exception {
     Path log = NodeProcess.WORK.resolve("steady-" + room + ".log");
     Files.createDirectories(log.getParent());
-    Process node = new ProcessBuilder("node", "e2e.mjs", "steady", Integer.toString(port), room, expected)
+    Process node = new ProcessBuilder("node", "e2e/e2e.mjs", "steady", Integer.toString(port), room, expected)
         .directory(NodeProcess.CONFORMANCE.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     SteadyProvider steady = new SteadyProvider(node, log);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);

@@ -24,10 +24,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * {@link DocJson} against the real yjs: traces made by conformance/gen.mjs (fresh random seeds, and
+ * {@link DocJson} against the real yjs: traces made by conformance/yjs/gen.mjs (fresh random seeds, and
  * the committed golden traces) are replayed by the Java engine; at a few steps every root (and two
  * missing names) is rendered as each kind and compared, as exact text, with what
- * conformance/docjson.mjs gets from yjs ({@code getText(name).toString()}, {@code getMap(name).toJSON()},
+ * conformance/yjs/docjson.mjs gets from yjs ({@code getText(name).toString()}, {@code getMap(name).toJSON()},
  * ... through {@code JSON.stringify}, bigints as strings). Reading a root with another kind than
  * its clients use is compared too: a text read as an array or an XML fragment, a map read as a text.
  *
@@ -53,7 +53,7 @@ class DocJsonDifferentialTest {
       boolean gc = i % 2 == 0;
       Path trace = WORK.resolve("docjson-trace-" + seed + ".json").toAbsolutePath();
       System.out.println("DocJson differential: seed " + seed + " gc=" + gc + " steps=" + steps);
-      NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "gen.mjs", "--seed", Long.toString(seed),
+      NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "yjs/gen.mjs", "--seed", Long.toString(seed),
           "--steps", Integer.toString(steps), "--gc", Boolean.toString(gc), "--state-every", "1000000",
           "--probe-every", "1000000", "--quiet", "--out", trace.toString()), WORK.resolve("docjson-gen-" + seed + ".log"), 600);
       Result r = compare(trace, "seed " + seed);
@@ -87,7 +87,7 @@ class DocJsonDifferentialTest {
     TreeSet<Integer> at = new TreeSet<>();
     for (int c = 1; c <= k; c++) at.add(Math.max(0, c * n / k - 1));
     Path ref = WORK.resolve("docjson-ref-" + trace.getFileName() + ".json").toAbsolutePath();
-    NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "docjson.mjs", trace.toString(), "--at",
+    NodeProcess.run(NodeProcess.CONFORMANCE, List.of("node", "yjs/docjson.mjs", trace.toString(), "--at",
         String.join(",", at.stream().map(String::valueOf).toList()), "--out", ref.toString()),
         WORK.resolve("docjson-ref-" + trace.getFileName() + ".log"), 300);
     Iterator<JsonNode> checkpoints = TraceReplay.JSON.readTree(ref.toFile()).get("checkpoints").elements();

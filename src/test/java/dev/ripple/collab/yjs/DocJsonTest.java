@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link DocJson} on hand-made updates, one kind at a time; every expected string here is what
- * yjs 13.6.33 renders for the same update (checked once with conformance/docjson.mjs; the
+ * yjs 13.6.33 renders for the same update (checked once with conformance/yjs/docjson.mjs; the
  * differential test {@link DocJsonDifferentialTest} does that continuously on random traces).
  */
 class DocJsonTest {

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Committed traces made by the real yjs (conformance/gen.mjs, fixed seeds): the Java engine must
+ * Committed traces made by the real yjs (conformance/yjs/gen.mjs, fixed seeds): the Java engine must
  * produce exactly yjs's bytes for every state vector, full state, diff, merge and pending state.
  * Runs without Node; the live run with fresh seeds is {@link LiveDifferentialTest}.
  */

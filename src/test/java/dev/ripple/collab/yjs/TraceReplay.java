@@ -15,9 +15,9 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Replays a conformance trace (made by conformance/gen.mjs from the real yjs) through the Java
+ * Replays a conformance trace (made by conformance/yjs/gen.mjs from the real yjs) through the Java
  * engine: applies each step's update to a {@link YDoc}, records the Java outputs in the format
- * conformance/check.mjs reads, and compares them byte for byte with the yjs outputs in the trace.
+ * conformance/yjs/check.mjs reads, and compares them byte for byte with the yjs outputs in the trace.
  */
 final class TraceReplay {
   static final ObjectMapper JSON = new ObjectMapper();

@@ -4,7 +4,7 @@
 // scenario's expectations hold, 1 (with the reason) when they do not. Every wait is bounded.
 import * as Y from 'yjs'
 import WebSocket from 'ws'
-import { sleep, until, partyKit, websocket, synced, reporter, editAndConverge, newDocs } from './clients.mjs'
+import { sleep, until, partyKit, websocket, synced, reporter, editAndConverge, newDocs } from '../lib/clients.mjs'
 
 const [, , scenario, portArg, ...rest] = process.argv
 const port = Number(portArg)

@@ -3,9 +3,8 @@
 // mutations of them (bit flips, truncation, inflated lengths, huge varints, unknown types, splices,
 // lying counts), y-pk-batch sequences (true ones and lying ones), and random text frames.
 import * as Y from 'yjs'
-import * as encoding from 'lib0/encoding'
-import * as syncProtocol from 'y-protocols/sync'
 import * as awarenessProtocol from 'y-protocols/awareness'
+import * as wire from '../lib/wire.mjs'
 
 /** A small seeded PRNG (mulberry32): the same seed, the same messages. */
 export const prng = (seed) => {
@@ -28,12 +27,9 @@ export const prng = (seed) => {
   return r
 }
 
-const frame = (write) => {
-  const e = encoding.createEncoder()
-  write(e)
-  return Buffer.from(encoding.toUint8Array(e))
-}
-const varUint = (n) => frame((e) => encoding.writeVarUint(e, n))
+/** The generator works on Buffers. */
+const frame = (bytes) => Buffer.from(bytes)
+const varUint = (n) => frame(wire.varUint(n))
 
 /** Scales the share of real updates (a measuring aid: FUZZ_UPDATES=0 leaves the journal out). */
 const UPDATES = Number(process.env.FUZZ_UPDATES ?? 1)
@@ -55,7 +51,7 @@ export const recordCorpus = (rng) => {
   for (let i = 0; i < 6; i++) {
     const d = new Y.Doc()
     d.clientID = 7000 + i
-    d.on('update', (u, origin) => { if (origin !== 'remote') updates.push(frame((e) => { encoding.writeVarUint(e, 0); syncProtocol.writeUpdate(e, u) })) })
+    d.on('update', (u, origin) => { if (origin !== 'remote') updates.push(frame(wire.syncUpdateMessage(u))) })
     docs.push(d)
   }
   const word = () => rng.pick(WORDS) + (rng.chance(0.5) ? rng.int(1000) : '')
@@ -101,10 +97,10 @@ export const recordCorpus = (rng) => {
         const other = rng.pick(docs)
         if (other !== d) Y.applyUpdate(other, Y.encodeStateAsUpdate(d, Y.encodeStateVector(other)), 'remote')
       }
-      if (rng.chance(0.05)) step1.push(frame((e) => { encoding.writeVarUint(e, 0); syncProtocol.writeSyncStep1(e, d) }))
+      if (rng.chance(0.05)) step1.push(frame(wire.syncStep1Message(Y.encodeStateVector(d))))
       if (rng.chance(0.03)) {
         const other = rng.pick(docs)
-        const m = frame((e) => { encoding.writeVarUint(e, 0); syncProtocol.writeSyncStep2(e, d, Y.encodeStateVector(other)) })
+        const m = frame(wire.syncStep2Message(Y.encodeStateAsUpdate(d, Y.encodeStateVector(other))))
         if (m.length <= 1500) step2.push(m)
       }
     }
@@ -114,14 +110,15 @@ export const recordCorpus = (rng) => {
     const list = []
     for (let k = 0; k < 40; k++) {
       aw.setLocalState({ user: { name: word(), color: '#' + rng.int(0xffffff).toString(16).padStart(6, '0') }, cursor: { anchor: rng.int(500), head: rng.int(500) } })
-      list.push(frame((e) => { encoding.writeVarUint(e, 1); encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(aw, [d.clientID])) }))
+      list.push(frame(wire.awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(aw, [d.clientID]))))
     }
     aw.setLocalState(null)
-    list.push(frame((e) => { encoding.writeVarUint(e, 1); encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(aw, [d.clientID])) }))
+    list.push(frame(wire.awarenessMessage(awarenessProtocol.encodeAwarenessUpdate(aw, [d.clientID]))))
     aw.destroy()
     awareness.set(d.clientID, list)
   }
-  const auth = [frame((e) => { encoding.writeVarUint(e, 2); encoding.writeVarUint(e, 0); encoding.writeVarString(e, 'permission denied') })]
+  // [2, 0, varString(reason)]: y-protocols auth, permission denied
+  const auth = [frame(wire.concat(wire.MSG_AUTH, 0, wire.varString('permission denied')))]
   docs.forEach((d) => d.destroy())
   return { updates, step1, step2, awareness, auth }
 }

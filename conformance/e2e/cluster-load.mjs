@@ -29,7 +29,7 @@ import net from 'node:net'
 import http from 'node:http'
 import readline from 'node:readline'
 import * as Y from 'yjs'
-import { sleep, until, partyKit, websocket } from './clients.mjs'
+import { sleep, until, partyKit, websocket } from '../lib/clients.mjs'
 
 const [, , nodesArg, prefix = 'load', roomsArg = '12', perRoomArg = '3', intervalArg = '400'] = process.argv
 const externalLb = String(nodesArg || '').startsWith('lb=') ? String(nodesArg).slice(3) : null

@@ -17,83 +17,9 @@ import WebSocket from 'ws'
 import net from 'node:net'
 import readline from 'node:readline'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
-import * as encoding from 'lib0/encoding'
-import * as decoding from 'lib0/decoding'
-import * as syncProtocol from 'y-protocols/sync'
-import * as awarenessProtocol from 'y-protocols/awareness'
-import { sleep, until, partyKit, websocket, synced, reporter } from './clients.mjs'
+import { sleep, until, partyKit, websocket, synced, reporter } from '../lib/clients.mjs'
+import { MSG_AWARENESS, MSG_QUERY_AWARENESS, awarenessEntries, awarenessFloodMessage, awarenessStateMessage, syncUpdateMessage } from '../lib/wire.mjs'
 import { prng, recordCorpus, Generator } from './fuzz.mjs'
-
-// ------------------------------------------------------------------ y-protocols by hand
-
-const MSG_SYNC = 0
-const MSG_AWARENESS = 1
-const MSG_AUTH = 2
-const MSG_QUERY_AWARENESS = 3
-
-const toBytes = (write) => {
-  const e = encoding.createEncoder()
-  write(e)
-  return encoding.toUint8Array(e)
-}
-/** [0, 2, varBytes(update)]: a sync update message, as a provider sends one per transaction. */
-const syncUpdateMessage = (update) => toBytes((e) => { encoding.writeVarUint(e, MSG_SYNC); syncProtocol.writeUpdate(e, update) })
-const syncStep1Message = (doc) => toBytes((e) => { encoding.writeVarUint(e, MSG_SYNC); syncProtocol.writeSyncStep1(e, doc) })
-const syncStep2Message = (doc, sv) => toBytes((e) => { encoding.writeVarUint(e, MSG_SYNC); syncProtocol.writeSyncStep2(e, doc, sv) })
-const awarenessMessage = (update) => toBytes((e) => { encoding.writeVarUint(e, MSG_AWARENESS); encoding.writeVarUint8Array(e, update) })
-/** An awareness update of one client: [1, varBytes([1, id, clock, varString(state)])]. */
-const awarenessOf = (id, clock, state) => awarenessMessage(toBytes((e) => {
-  encoding.writeVarUint(e, 1); encoding.writeVarUint(e, id); encoding.writeVarUint(e, clock); encoding.writeVarString(e, state)
-}))
-
-/**
- * Decodes an awareness frame ([1, varBytes(update)]) into [{id, clock, state}], or null when the
- * frame is something else.
- */
-const decodeAwarenessFrame = (data) => {
-  try {
-    const d = decoding.createDecoder(data)
-    if (decoding.readVarUint(d) !== MSG_AWARENESS) return null
-    const u = decoding.createDecoder(decoding.readVarUint8Array(d))
-    const n = decoding.readVarUint(u)
-    const out = []
-    for (let i = 0; i < n; i++) out.push({ id: decoding.readVarUint(u), clock: decoding.readVarUint(u), state: decoding.readVarString(u) })
-    return out
-  } catch (e) {
-    return null
-  }
-}
-
-const varUintSize = (n) => { let s = 1; while (n >= 0x80) { n = Math.floor(n / 128); s++ } return s }
-const writeVarUintAt = (buf, pos, n) => {
-  while (n >= 0x80) { buf[pos++] = (n % 128) | 0x80; n = Math.floor(n / 128) }
-  buf[pos++] = n
-  return pos
-}
-
-/**
- * One awareness message announcing `count` client ids from `firstId` on (clock 1, state "{}"),
- * written straight into one Buffer: 3,000,000 ids are about 23 MB.
- */
-const awarenessFlood = (firstId, count) => {
-  const state = Buffer.from('{}')
-  let inner = varUintSize(count)
-  for (let i = 0; i < count; i++) inner += varUintSize(firstId + i) + 1 + varUintSize(state.length) + state.length
-  const buf = Buffer.allocUnsafe(1 + varUintSize(inner) + inner)
-  let p = 0
-  buf[p++] = MSG_AWARENESS
-  p = writeVarUintAt(buf, p, inner)
-  p = writeVarUintAt(buf, p, count)
-  for (let i = 0; i < count; i++) {
-    p = writeVarUintAt(buf, p, firstId + i)
-    buf[p++] = 1
-    p = writeVarUintAt(buf, p, state.length)
-    state.copy(buf, p)
-    p += state.length
-  }
-  if (p !== buf.length) throw new Error(`flood length ${p} != ${buf.length}`)
-  return buf
-}
 
 // ------------------------------------------------------------------ small tools
 
@@ -290,7 +216,7 @@ scenarios['awareness-coalesce'] = async () => {
   const watch = (ws) => {
     const seen = { frames: 0, last: 0 }
     ws.on('message', (data) => {
-      const entries = decodeAwarenessFrame(data)
+      const entries = awarenessEntries(data)
       const mine = entries && entries.filter((e) => e.id === me)
       if (mine && mine.length) { seen.frames++; seen.last = Math.max(seen.last, ...mine.map((e) => e.clock)) }
     })
@@ -301,7 +227,7 @@ scenarios['awareness-coalesce'] = async () => {
   const atSender = watch(sender)
   const atObserver = watch(observer)
   await sleep(300) // both joined
-  for (let k = 1; k <= updates; k++) sender.send(awarenessOf(me, k, JSON.stringify({ user: { name: 'typist' }, cursor: k })))
+  for (let k = 1; k <= updates; k++) sender.send(awarenessStateMessage(me, k, JSON.stringify({ user: { name: 'typist' }, cursor: k })))
   const arrived = await until(() => atObserver.last === updates && atSender.last === updates, 20000)
   await sleep(300) // anything still coalescing arrives now
   const closes = [sender.closeInfo, observer.closeInfo]
@@ -534,7 +460,7 @@ scenarios.fuzz = async () => {
       ws.on('message', (data) => {
         st.received++
         if (data[0] !== MSG_AWARENESS) return
-        const entries = decodeAwarenessFrame(data)
+        const entries = awarenessEntries(data)
         if (entries && entries.some((e) => e.id === me)) { answers++; if (wake) wake() }
       })
       ws.on('error', (e) => bump(st.clientErrors, String(e.message || e).slice(0, 80)))
@@ -560,7 +486,7 @@ scenarios.fuzz = async () => {
       st.lifetimes++
       const gen = new Generator(corpus, rng, [rng.pick(corpusIds), rng.pick(corpusIds)])
       // the connection's own presence: its echo says the room has the connection
-      ws.send(awarenessOf(me, 1, JSON.stringify({ user: { name: `fuzzer ${idx}` } })))
+      ws.send(awarenessStateMessage(me, 1, JSON.stringify({ user: { name: `fuzzer ${idx}` } })))
       let probes = 1
       if (!(await waitFor(() => answers >= probes || closed, 10000)) || (closed && answers < probes)) {
         if (!closed) { st.echoTimeouts++; ws.terminate() }
@@ -893,7 +819,7 @@ scenarios['awareness-flood'] = async () => {
   const impostor = await openRaw(url)
   impostor.on('message', () => {})
   const impostorClosed = closeOf(impostor)
-  impostor.send(awarenessOf(ready.alice, 1000000, JSON.stringify({ user: { name: 'mallory' } })))
+  impostor.send(awarenessStateMessage(ready.alice, 1000000, JSON.stringify({ user: { name: 'mallory' } })))
 
   const results = []
   const attack = async (name, payload) => {
@@ -913,12 +839,12 @@ scenarios['awareness-flood'] = async () => {
   }
   const attacks = []
   for (let i = 0; i < offenders; i++) {
-    const flood = awarenessFlood(1 + i * ids, ids) // distinct ids per offender
+    const flood = awarenessFloodMessage(1 + i * ids, ids) // distinct ids per offender
     attacks.push(attack(`ids-${i}`, flood))
   }
   progress(`${offenders} floods of ${ids} ids sent`)
-  attacks.push(attack('state-100KB', awarenessOf(2 ** 30 + 1, 1, JSON.stringify({ user: { name: 'x'.repeat(100 * 1024) } }))))
-  attacks.push(attack('state-not-json', awarenessOf(2 ** 30 + 2, 1, '{"user": {"name": "unterminated')))
+  attacks.push(attack('state-100KB', awarenessStateMessage(2 ** 30 + 1, 1, JSON.stringify({ user: { name: 'x'.repeat(100 * 1024) } }))))
+  attacks.push(attack('state-not-json', awarenessStateMessage(2 ** 30 + 2, 1, '{"user": {"name": "unterminated')))
   await Promise.all(attacks)
   progress('offenders done', results.map((r) => r.close && r.close.code))
 

@@ -23,7 +23,7 @@
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { createHash } from 'node:crypto'
-import { sleep, until, partyKit, websocket, synced, reporter, editAndConverge, newDocs } from './clients.mjs'
+import { sleep, until, partyKit, websocket, synced, reporter, editAndConverge, newDocs } from '../lib/clients.mjs'
 
 const [, , scenario, ...args] = process.argv
 // every provider adds a process 'exit' listener: many rooms in one process are expected here

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const repo = path.resolve(here, '..', '..')
+const repo = path.resolve(here, '..', '..', '..')
 const outDir = path.join(repo, 'target', 'conformance')
 const port = Number(process.argv[2])
 const room = process.argv[3] || `doc-browser-${Date.now().toString(36)}`
