@@ -136,7 +136,8 @@ final class BackupSchedule {
   Step onFinalSave(RoomState state) {
     if (!connections.isEmpty()) return Step.none();
     if (state.dirty() && state.loaded()) return save(state);
-    if (!state.loaded() || !idle()) return Step.none(); // keep trying first
+    boolean loaded = state.loaded() || gate.holdsUnjournaled(); // a new document's empty load waits for its first update
+    if (!loaded || !idle()) return Step.none(); // keep trying first
     whenIdle.accept(state);
     return Step.none();
   }

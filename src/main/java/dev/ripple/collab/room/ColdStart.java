@@ -78,6 +78,13 @@ final class ColdStart {
     }
     loadFailures = 0;
     backups.backupMerged(); // the document starts from the backup
+    if (loaded.length == 0 && loadedUpdates == 0 && state.updates() == 0) {
+      // a new document, and nobody has edited it yet: the load is journaled with the first update (one write), so
+      // opening a new document writes nothing, and one nobody edits passivates without having written at all
+      gate.journalBeforeNextUpdate(new BackupLoaded(loaded, 0));
+      if (connections.isEmpty()) backups.scheduleFinal();
+      return Step.none();
+    }
     byte[] frame = loaded.length > 0 ? SyncProtocol.update(loaded) : null;
     return Step.persist(new BackupLoaded(loaded, loadedUpdates), s -> {
       gate.remeasure(); // the backup changed the document

@@ -37,6 +37,8 @@ final class OutputGate {
    * journaled since (an upper bound: deletes can shrink a document). -1: not measured yet.
    */
   private long documentBytesBound = -1;
+  /** An event journaled with the next update, in the same write (the load of an empty backup); null when none. */
+  private RoomEvent beforeNextUpdate;
 
   OutputGate(RoomContext room, EncodedStateCache encoded, Connections connections, ChangeNotification notifications) {
     this.roomId = room.roomId();
@@ -45,6 +47,19 @@ final class OutputGate {
     this.encoded = encoded;
     this.connections = connections;
     this.notifications = notifications;
+  }
+
+  /**
+   * Journals {@code event} in the same write as the next update instead of on its own: a new document's
+   * empty backup load costs no journal write, and a room nobody edits never writes at all.
+   */
+  void journalBeforeNextUpdate(RoomEvent event) {
+    beforeNextUpdate = event;
+  }
+
+  /** An event waits for the next update: what it records is true of the room, though not yet journaled. */
+  boolean holdsUnjournaled() {
+    return beforeNextUpdate != null;
   }
 
   /** The document changed other than through the gate (a backup merged): measure it again before the next update. */
@@ -131,7 +146,11 @@ final class OutputGate {
   private Step journalAndBroadcast(RoomState state, YDoc.PreparedUpdate prepared, byte[] update, int coalesced,
       String except, Consumer<RoomState> journaled) {
     byte[] frame = SyncProtocol.update(update);
-    List<RoomEvent> events = new ArrayList<>(2);
+    List<RoomEvent> events = new ArrayList<>(3);
+    if (beforeNextUpdate != null) {
+      events.add(beforeNextUpdate); // changes no document: the prepared update stays valid
+      beforeNextUpdate = null;
+    }
     events.add(new UpdateApplied(update, prepared));
     if (settings.persistenceMode() == Settings.PersistenceMode.HISTORY
         && (state.bytesSinceCompaction() + update.length > settings.historyMaxBytes()

@@ -293,7 +293,8 @@ public final class Room extends EventSourcedBehavior<Command, RoomEvent, RoomSta
   }
 
   private Effect<RoomEvent, RoomState> onLoadDone(RoomState state, LoadDone done) {
-    if (state.loaded()) return Effect().none(); // the answer to an earlier incarnation's load (it restarted): this one loaded already
+    // the answer to an earlier incarnation's load (it restarted): this one loaded already
+    if (state.loaded() || gate.holdsUnjournaled()) return Effect().none();
     boolean blocking = phase == Phase.LOADING;
     if (blocking) phase = Phase.SERVING; // loaded, or failed and retried while serving: stashed commands go on
     return effect(coldStart.onLoadDone(state, done, blocking).unstashing());

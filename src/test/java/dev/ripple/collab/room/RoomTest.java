@@ -2,6 +2,7 @@ package dev.ripple.collab.room;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -58,6 +59,22 @@ class RoomTest {
     bob = testKit.createTestProbe();
   }
 
+  /** The updates a command journaled (a new document's first write also carries its empty backup load). */
+  private static long updatesIn(EventSourcedBehaviorTestKit.CommandResult<RoomProtocol.Command, RoomEvent, RoomState> result) {
+    return result.events().stream().filter(e -> e instanceof RoomEvent.UpdateApplied).count();
+  }
+
+  @Test
+  void openingANewDocumentJournalsNothingUntilItsFirstUpdate() {
+    join(alice, "a", false);
+    assertFalse(room.getState().loaded(), "no journal write for an empty backup");
+    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
+    assertFalse(room.getState().loaded());
+    room.runCommand(update("a", HELLO));
+    assertTrue(room.getState().loaded(), "journaled with the first update");
+    assertTrue(room.getState().dirty(), "and that update is owed a save");
+  }
+
   private EventSourcedBehaviorTestKit<RoomProtocol.Command, RoomEvent, RoomState> roomWith(Settings settings) {
     return EventSourcedBehaviorTestKit.create(testKit.system(), Room.create("doc-1", settings, new FakeBackup(), null),
         EventSourcedBehaviorTestKit.<RoomProtocol.Command, RoomEvent, RoomState>enabledSerializationSettings()
@@ -106,8 +123,9 @@ class RoomTest {
     join(alice, "a", false);
     join(bob, "b", false);
     var result = room.runCommand(update("a", HELLO));
-    assertEquals(1, result.events().size());
-    assertArrayEquals(HELLO, ((RoomEvent.UpdateApplied) result.events().get(0)).update());
+    assertEquals(2, result.events().size()); // a new document's empty backup load goes with its first update, in one write
+    assertEquals(0, assertInstanceOf(RoomEvent.BackupLoaded.class, result.events().get(0)).state().length);
+    assertArrayEquals(HELLO, ((RoomEvent.UpdateApplied) result.events().get(1)).update());
     assertArrayEquals(SyncProtocol.update(HELLO), ((RoomProtocol.Send) bob.receiveMessage()).frame());
     assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage()); // the session's window reopens
     alice.expectNoMessage(QUIET);
@@ -131,7 +149,7 @@ class RoomTest {
     join(alice, "a", false);
     byte[] merged = dev.ripple.collab.yjs.Updates.mergeUpdates(java.util.List.of(HELLO, WORLD));
     var result = room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(merged, false), 2));
-    assertEquals(1, result.events().size());
+    assertEquals(1, updatesIn(result));
     assertEquals(1, result.state().updates()); // the room counts journal events (what a save covers)
     assertEquals(RoomProtocol.Ack.INSTANCE, alice.receiveMessage());
   }
@@ -180,7 +198,7 @@ class RoomTest {
     RoomProtocol.Close close = (RoomProtocol.Close) alice.receiveMessage();
     assertEquals(CloseCodes.INVALID_PAYLOAD, close.code());
     bob.expectNoMessage(QUIET);
-    assertEquals(1, room.runCommand(update("b", HELLO)).events().size());
+    assertEquals(1, updatesIn(room.runCommand(update("b", HELLO))));
   }
 
   /** State vectors that decode as base64url but not as a Yjs state vector (or not wholly). */
@@ -236,7 +254,7 @@ class RoomTest {
     room.runCommand(new RoomProtocol.FromClient("b", new SyncProtocol.SavedRequest(new byte[] {(byte) 102, 0})));
     assertArrayEquals(new byte[] {(byte) 102, 0}, ((RoomProtocol.Send) bob.fishForMessage(Duration.ofSeconds(3), o -> o instanceof RoomProtocol.Send
         ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete() : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0)).frame());
-    assertEquals(1, room.runCommand(update("b", HELLO)).events().size());
+    assertEquals(1, updatesIn(room.runCommand(update("b", HELLO))));
     assertEquals(Map.of(1L, 5L), room.getState().doc().stateVectorMap());
   }
 
@@ -253,7 +271,7 @@ class RoomTest {
       assertEquals(400, assertInstanceOf(RoomProtocol.UpdateRefused.class, api.receiveMessage(), roots.toString()).status());
     }
     alice.expectNoMessage(QUIET);
-    assertEquals(1, room.runCommand(update("a", HELLO)).events().size());
+    assertEquals(1, updatesIn(room.runCommand(update("a", HELLO))));
   }
 
   @Test
@@ -357,7 +375,7 @@ class RoomTest {
   void historyModeCompactsPastMaxUpdates() {
     room = roomWith(Settings.from(config("history")));
     join(alice, "a", false);
-    assertEquals(1, room.runCommand(update("a", HELLO)).events().size());
+    assertEquals(1, updatesIn(room.runCommand(update("a", HELLO))));
     assertEquals(1, room.runCommand(update("a", WORLD)).events().size());
     var third = room.runCommand(update("a", PREFIX));
     assertEquals(2, third.events().size());
