@@ -14,12 +14,12 @@
 // Prints one JSON line: p50/p90/p99/max of socket-open-to-synced and of connect-to-synced (the
 // socket's own set-up included), and errors. Every wait is bounded; the process exits by itself.
 import WebSocket from 'ws'
-
-process.setMaxListeners(0) // every WebsocketProvider adds an 'exit' listener
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { clock, Hist, parseArgs, round, sleep } from './lib.mjs'
 import { newRoomPrefix, requireLoopback } from './pressure-lib.mjs'
+
+process.setMaxListeners(0) // every WebsocketProvider adds an 'exit' listener
 
 const o = parseArgs(process.argv.slice(2), { urlBase: '', rooms: 50, concurrency: 1, docKb: 0, idle: 15, warm: false, timeout: 60, label: '' })
 requireLoopback(o.urlBase)

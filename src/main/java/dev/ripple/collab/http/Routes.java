@@ -26,6 +26,7 @@ import dev.ripple.collab.metrics.Metrics;
 import dev.ripple.collab.node.Warmup;
 import dev.ripple.collab.protocol.LogSafe;
 import dev.ripple.collab.room.RoomProtocol;
+import dev.ripple.collab.room.ShardAnchors;
 import dev.ripple.collab.room.WarmupRooms;
 import dev.ripple.collab.session.Session;
 import dev.ripple.collab.session.SessionRegistry;
@@ -142,7 +143,7 @@ public final class Routes extends AllDirectives {
         (ContentType.NonBinary) ContentTypes.parse(Metrics.CONTENT_TYPE);
     return concat(
         // the shard gauges are refreshed (asked of this node's shard region, 2 s at most) before each scrape
-        path("metrics", () -> onSuccess(metrics.refreshSharding(RoomProtocol.ENTITY_TYPE_KEY, Duration.ofSeconds(2)),
+        path("metrics", () -> onSuccess(metrics.refreshSharding(RoomProtocol.ENTITY_TYPE_KEY, id -> !ShardAnchors.isAnchor(id), Duration.ofSeconds(2)),
             refreshed -> complete(HttpEntities.create(metricsType, metrics.render())))),
         path("alive", () -> onSuccess(checks.alive(), ok -> ok ? complete("OK") : complete(StatusCodes.SERVICE_UNAVAILABLE, "not alive"))),
         path("ready", () -> onSuccess(checks.readyResult(), r -> r.isSuccess() ? complete("OK")

@@ -33,6 +33,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 
 /**
  * The node's metrics, served at {@code /metrics} in Prometheus text format through the Prometheus
@@ -186,7 +187,7 @@ public final class Metrics implements Extension {
    * {@code ripple_shards} and {@code ripple_shard_rooms}; completes (without failing) once it
    * answered or {@code timeout} passed, when the gauges keep their previous values.
    */
-  public CompletionStage<Void> refreshSharding(EntityTypeKey<?> typeKey, Duration timeout) {
+  public CompletionStage<Void> refreshSharding(EntityTypeKey<?> typeKey, Predicate<String> countsAsRoom, Duration timeout) {
     CompletionStage<ShardRegion.CurrentShardRegionState> asked;
     try {
       ActorRef<ClusterShardingQuery> query = ClusterSharding.get(system).shardState();
@@ -198,7 +199,7 @@ public final class Metrics implements Extension {
     return asked.handle((state, failure) -> {
       if (state != null) {
         shards = state.getShards().size();
-        shardRooms = state.getShards().stream().mapToLong(s -> s.getEntityIds().size()).sum();
+        shardRooms = state.getShards().stream().flatMap(s -> s.getEntityIds().stream()).filter(countsAsRoom).count();
       }
       return null;
     });

@@ -13,6 +13,7 @@ import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import dev.ripple.collab.config.WarmupSettings;
 import dev.ripple.collab.journal.JournalDatabase;
 import dev.ripple.collab.room.RoomProtocol;
+import dev.ripple.collab.room.ShardAnchors;
 import dev.ripple.collab.room.WarmupRooms;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -82,6 +83,7 @@ public final class Warmup {
     long started = System.nanoTime();
     CompletableFuture<Void> run = CompletableFuture.runAsync(() -> deleteRows(system, WarmupRooms.ROOM_PREFIX), blocking(system))
         .exceptionally(e -> null) // a failed clean-up of earlier warm-ups does not stop this one
+        .thenCompose(x -> startShards(system))
         .thenCompose(x -> typeIntoOwnRooms(port))
         .orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS);
     run.whenComplete((ok, failure) -> {
@@ -100,6 +102,17 @@ public final class Warmup {
           () -> deleteOnceStopped(system, System.nanoTime() + STOP_WAIT.toNanos()), system.executionContext());
     });
     return state.done;
+  }
+
+  /** Every shard of the rooms running before the first user arrives (ripple.warmup.start-shards); a failure is logged, not fatal. */
+  private CompletionStage<Void> startShards(ActorSystem<?> system) {
+    if (!settings.startShards()) return CompletableFuture.completedFuture(null);
+    long started = System.nanoTime();
+    return ShardAnchors.startAll(system, settings.timeout()).handle((ok, failure) -> {
+      if (failure != null) log.warn("warm-up: not every shard started ({}); they start on first use", failure.toString());
+      else log.info("warm-up: every room shard runs ({} ms)", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+      return null;
+    });
   }
 
   /** How long the clean-up waits at most for the warm-up rooms to stop; then it deletes anyway (the next start deletes what is left). */

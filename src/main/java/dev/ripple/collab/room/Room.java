@@ -86,7 +86,8 @@ public final class Room extends EventSourcedBehavior<Command, RoomEvent, RoomSta
     webhooks.ifPresent(w -> WebhookOutbox.init(system, w)); // notifications owed outlive their rooms there
     Optional<WebhookSettings> hooks = webhooks.map(Webhooks::settings);
     Entity<Command, ShardingEnvelope<Command>> entity = Entity.of(RoomProtocol.ENTITY_TYPE_KEY,
-        ctx -> WarmupRooms.isWarmupRoom(ctx.getEntityId())
+        ctx -> ShardAnchors.isAnchor(ctx.getEntityId()) ? ShardAnchors.behavior() // keeps its shard running (ripple.warmup)
+            : WarmupRooms.isWarmupRoom(ctx.getEntityId())
             // a node's throwaway warm-up room: never read from or saved to the backup, no webhooks
             ? create(ctx.getEntityId(), settings, WarmupRooms.NO_BACKUP, Optional.empty(), null, ctx.getShard())
             : create(ctx.getEntityId(), settings, backup, hooks,

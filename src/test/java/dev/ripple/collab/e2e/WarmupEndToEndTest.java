@@ -3,8 +3,10 @@ package dev.ripple.collab.e2e;
 import dev.ripple.collab.Main;
 import dev.ripple.collab.journal.FileJournal;
 import dev.ripple.collab.node.Warmup;
+import dev.ripple.collab.room.ShardAnchors;
 import dev.ripple.collab.room.WarmupRooms;
 
+import static dev.ripple.collab.testkit.PrometheusText.sample;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -64,6 +66,19 @@ class WarmupEndToEndTest {
     assertEquals(200, ready());
     // it went through the journal: the rooms' updates are there until the clean-up
     assertTrue(warmupRows("event_journal") > 0, "the warm-up wrote nothing to the journal");
+  }
+
+  @Test
+  void everyShardRunsOnceTheNodeIsReadyAndItsAnchorsAreNotCountedAsRooms() throws Exception {
+    server = start(Files.createTempDirectory("warmup"), Map.of("enabled", true, "start-shards", true, "rooms", 1,
+        "clients-per-room", 1, "updates-per-client", 10, "cleanup-after", "3600 s"));
+    state().ended().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    int shards = server.system().settings().config().getInt("akka.cluster.sharding.number-of-shards");
+    assertEquals(shards, Warmup.roomsRunning(server.system(), ShardAnchors.PREFIX).toCompletableFuture().get(10, TimeUnit.SECONDS));
+    String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+    assertEquals(shards, sample(metrics, "ripple_shards"), metrics);
+    assertTrue(sample(metrics, "ripple_shard_rooms") <= 1, "only the warm-up's room counts as a room: " + metrics);
   }
 
   @Test
