@@ -254,10 +254,9 @@ public final class Room extends EventSourcedBehavior<Command, RoomEvent, RoomSta
   }
 
   /** What a part decided, as Akka's effect: its events journaled, then what it does once they are. */
-  private Effect<RoomEvent, RoomState> effect(Step step) {
+  private EffectBuilder<RoomEvent, RoomState> effect(Step step) {
     EffectBuilder<RoomEvent, RoomState> effect = step.events().isEmpty() ? Effect().none() : Effect().persist(step.events());
-    if (step.then() != null) effect = effect.thenRun(step.then()::accept);
-    return step.unstash() ? effect.thenUnstashAll() : effect;
+    return step.then() != null ? effect.thenRun(step.then()::accept) : effect;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -298,7 +297,7 @@ public final class Room extends EventSourcedBehavior<Command, RoomEvent, RoomSta
     if (state.loaded() || gate.holdsUnjournaled()) return Effect().none();
     boolean blocking = phase == Phase.LOADING;
     if (blocking) phase = Phase.SERVING; // loaded, or failed and retried while serving: stashed commands go on
-    return effect(coldStart.onLoadDone(state, done, blocking).unstashing());
+    return effect(coldStart.onLoadDone(state, done, blocking)).thenUnstashAll();
   }
 
   private Effect<RoomEvent, RoomState> onStop(RoomState state, Stop stop) {

@@ -50,7 +50,8 @@ public final class ShardAnchors {
     HashCodeMessageExtractor<Command> extractor = new HashCodeMessageExtractor<>(numberOfShards);
     String[] byShard = new String[numberOfShards];
     int found = 0;
-    for (long n = 0; found < numberOfShards; n++) { // ends: hashes of distinct strings cover every shard quickly
+    for (long n = 0; found < numberOfShards; n++) { // hashes of distinct strings cover every shard quickly
+      if (n > 1000L * numberOfShards) throw new IllegalStateException("no anchor id found for every one of " + numberOfShards + " shards");
       String id = PREFIX + n;
       int shard = Integer.parseInt(extractor.shardId(id));
       if (byShard[shard] == null) {

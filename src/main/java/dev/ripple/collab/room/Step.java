@@ -4,12 +4,12 @@ import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * What a part of a room decided about a command: the events to journal (none: nothing), what to do
- * once they are journaled, and whether commands stashed meanwhile go on. The parts cannot build
- * Akka effects ({@code Effect()} belongs to the behaviour): {@link Room} turns a step into one.
+ * What a part of a room decided about a command: the events to journal (none: nothing) and what to
+ * do once they are journaled. The parts cannot build Akka effects ({@code Effect()} belongs to the
+ * behaviour): {@link Room} turns a step into one.
  */
-record Step(List<RoomEvent> events, Consumer<RoomState> then, boolean unstash) {
-  private static final Step NONE = new Step(List.of(), null, false);
+record Step(List<RoomEvent> events, Consumer<RoomState> then) {
+  private static final Step NONE = new Step(List.of(), null);
 
   /** Nothing to journal; whatever the part did, it did at once. */
   static Step none() {
@@ -17,18 +17,15 @@ record Step(List<RoomEvent> events, Consumer<RoomState> then, boolean unstash) {
   }
 
   static Step persist(RoomEvent event) {
-    return new Step(List.of(event), null, false);
+    return new Step(List.of(event), null);
   }
 
   static Step persist(RoomEvent event, Consumer<RoomState> then) {
-    return new Step(List.of(event), then, false);
+    return new Step(List.of(event), then);
   }
 
+  /** {@code events}: a list the caller made for this step and does not change afterwards. */
   static Step persist(List<RoomEvent> events, Consumer<RoomState> then) {
-    return new Step(List.copyOf(events), then, false);
-  }
-
-  Step unstashing() {
-    return new Step(events, then, true);
+    return new Step(events, then);
   }
 }
