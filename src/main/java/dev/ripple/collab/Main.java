@@ -26,7 +26,9 @@ import dev.ripple.collab.config.WarmupSettings;
 import dev.ripple.collab.config.WebhookSettings;
 import dev.ripple.collab.http.Routes;
 import dev.ripple.collab.journal.DatabaseCheck;
-import dev.ripple.collab.journal.H2JournalImport;
+import dev.ripple.collab.journal.JournalDatabase;
+import dev.ripple.collab.journal.FileSnapshotStore;
+import dev.ripple.collab.journal.H2Import;
 import dev.ripple.collab.journal.JournalCheck;
 import dev.ripple.collab.metrics.Metrics;
 import dev.ripple.collab.node.DatabaseWatch;
@@ -156,14 +158,15 @@ public final class Main {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
-      createSchema(system);
-      if (config.getString("akka.persistence.journal.plugin").equals("ripple-file-journal")) {
-        // before any room starts: what an earlier version journaled into H2 moves to the file journal
-        H2JournalImport.run(config.getConfig("akka-persistence-jdbc.shared-databases.slick.db"),
-            Path.of(config.getString("ripple-file-journal.dir")));
+      if (JournalDatabase.inUse(config)) createSchema(system);
+      if (JournalCheck.inUse(system.classicSystem())) {
+        // before any room starts: what an earlier version kept in H2 moves into the files (once; then H2 is never loaded)
+        H2Import.run(config.getConfig(JournalDatabase.DB_CONFIG), settings.dataDir(), Path.of(config.getString("ripple-file-journal.dir")),
+            FileSnapshotStore.inUse(config) ? Path.of(config.getString(FileSnapshotStore.PLUGIN + ".dir")) : null);
         // a journal that refused its files (damage) or is held by another process: no port, a clear reason
         JournalCheck.awaitRunning(system.classicSystem(), Duration.ofMinutes(5));
       }
+      if (FileSnapshotStore.inUse(config)) FileSnapshotStore.awaitRunning(system.classicSystem(), Duration.ofSeconds(30));
       SnapshotBackup backup = SnapshotBackup.fromConfig(config, system.dispatchers().lookup(DispatcherSelector.blocking()));
       Optional<Webhooks> webhooks = hookSettings
           .map(w -> new Webhooks(w, system.dispatchers().lookup(DispatcherSelector.blocking())));

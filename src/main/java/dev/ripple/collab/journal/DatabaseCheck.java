@@ -16,10 +16,12 @@ import java.util.function.Supplier;
  */
 public final class DatabaseCheck implements Supplier<CompletionStage<Boolean>> {
   private final Config db;
+  private final boolean inUse;
   private final Executor blocking;
 
   public DatabaseCheck(ActorSystem system) {
     this.db = system.settings().config().getConfig(JournalDatabase.DB_CONFIG);
+    this.inUse = JournalDatabase.inUse(system.settings().config());
     this.blocking = system.dispatchers().lookup("akka.actor.default-blocking-io-dispatcher");
   }
 
@@ -30,6 +32,7 @@ public final class DatabaseCheck implements Supplier<CompletionStage<Boolean>> {
 
   @Override
   public CompletionStage<Boolean> get() {
+    if (!inUse) return CompletableFuture.completedFuture(true); // single mode: no database, the journal check decides
     CompletableFuture<Boolean> previous = last;
     long now = System.nanoTime();
     if (previous != null && now - lastAt < REUSE_NANOS) return previous;

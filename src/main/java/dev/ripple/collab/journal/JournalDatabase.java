@@ -11,6 +11,7 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +27,12 @@ public final class JournalDatabase {
 
   private JournalDatabase() {}
 
+  /** Whether the journal or the snapshot store of {@code config} is akka-persistence-jdbc's (a cluster's PostgreSQL). */
+  public static boolean inUse(Config config) {
+    return config.getString("akka.persistence.journal.plugin").startsWith("jdbc-")
+        || config.getString("akka.persistence.snapshot-store.plugin").startsWith("jdbc-");
+  }
+
   /** A plain JDBC connection to the database of {@code db} (the shared slick db config: url, user, password). */
   public static Connection connect(Config db) throws SQLException {
     return DriverManager.getConnection(db.getString("url"), db.hasPath("user") ? db.getString("user") : null,
@@ -34,20 +41,27 @@ public final class JournalDatabase {
 
   /**
    * Deletes the journaled events and the snapshots of every persistence id that starts with
-   * {@code persistenceIdPrefix}: through the file journal's own message in single mode, by SQL in a
-   * cluster's PostgreSQL journal; snapshots are in the JDBC snapshot store in both. Blocks.
+   * {@code persistenceIdPrefix}: through the file journal's and the file snapshot store's own messages
+   * in single mode, by SQL in a cluster's PostgreSQL. Blocks.
    */
   public static void deleteWithPrefix(ActorSystem<?> system, String persistenceIdPrefix) {
     Config config = system.settings().config();
-    boolean fileJournal = config.getString("akka.persistence.journal.plugin").equals("ripple-file-journal");
-    if (fileJournal) {
-      ActorRef journal = Persistence.get(system.classicSystem()).journalFor("", ConfigFactory.empty());
-      Patterns.ask(journal, new FileJournal.DeleteAllWithPrefix(persistenceIdPrefix), Duration.ofSeconds(30))
-          .toCompletableFuture().join();
+    Persistence persistence = Persistence.get(system.classicSystem());
+    List<String> tables = new ArrayList<>();
+    if (config.getString("akka.persistence.journal.plugin").equals("ripple-file-journal")) {
+      ask(persistence.journalFor("", ConfigFactory.empty()), new FileJournal.DeleteAllWithPrefix(persistenceIdPrefix));
+    } else {
+      tables.add("event_journal");
     }
+    if (FileSnapshotStore.inUse(config)) {
+      ask(persistence.snapshotStoreFor("", ConfigFactory.empty()), new FileSnapshotStore.DeleteAllWithPrefix(persistenceIdPrefix));
+    } else {
+      tables.add("snapshot");
+    }
+    if (tables.isEmpty()) return;
     String pattern = persistenceIdPrefix.replace("~", "~~").replace("%", "~%").replace("_", "~_") + "%";
     try (Connection c = connect(config.getConfig(DB_CONFIG))) {
-      for (String table : fileJournal ? List.of("snapshot") : List.of("event_journal", "snapshot")) {
+      for (String table : tables) {
         try (PreparedStatement s = c.prepareStatement(
             "DELETE FROM \"" + table + "\" WHERE \"persistence_id\" LIKE ? ESCAPE '~'")) {
           s.setString(1, pattern);
@@ -58,5 +72,9 @@ public final class JournalDatabase {
     } catch (SQLException e) {
       throw new IllegalStateException("deleting the journal rows of " + persistenceIdPrefix + "...: " + e.getMessage(), e);
     }
+  }
+
+  private static void ask(ActorRef plugin, Object message) {
+    Patterns.ask(plugin, message, Duration.ofSeconds(30)).toCompletableFuture().join();
   }
 }

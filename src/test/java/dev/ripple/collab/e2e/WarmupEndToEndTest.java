@@ -13,16 +13,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.ConfigFactory;
 import dev.ripple.collab.testkit.TestServers;
 import java.net.URI;
+import java.net.URLDecoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.ResultSet;
-import java.sql.Statement;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -126,7 +124,7 @@ class WarmupEndToEndTest {
     return Warmup.roomsRunning(server.system(), WarmupRooms.ROOM_PREFIX).toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
 
-  /** Live events of warm-up rooms in the file journal (single mode's journal), or rows in the snapshot table. */
+  /** Live events of warm-up rooms in the file journal (single mode's journal), or their snapshots in the file snapshot store. */
   private long warmupRows(String table) throws Exception {
     if (table.equals("event_journal")) {
       akka.actor.ActorRef journal = akka.persistence.Persistence.get(server.system().classicSystem())
@@ -134,11 +132,12 @@ class WarmupEndToEndTest {
       return (Long) akka.pattern.Patterns.ask(journal, new FileJournal.CountLiveEvents("Room|" + WarmupRooms.ROOM_PREFIX),
           java.time.Duration.ofSeconds(10)).toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
-    String url = server.system().settings().config().getString("akka-persistence-jdbc.shared-databases.slick.db.url");
-    try (Connection c = DriverManager.getConnection(url, "sa", ""); Statement s = c.createStatement();
-        ResultSet r = s.executeQuery("SELECT COUNT(*) FROM \"" + table + "\" WHERE \"persistence_id\" LIKE 'Room|~warmup~%'")) {
-      r.next();
-      return r.getLong(1);
+    // the file snapshot store: one directory per persistence id, its name the id URL-encoded
+    Path snapshots = Path.of(server.system().settings().config().getString("ripple-file-snapshot-store.dir"));
+    if (!Files.exists(snapshots)) return 0;
+    try (var dirs = Files.list(snapshots)) {
+      return dirs.map(d -> URLDecoder.decode(d.getFileName().toString(), StandardCharsets.UTF_8))
+          .filter(id -> id.startsWith("Room|" + WarmupRooms.ROOM_PREFIX)).count();
     }
   }
 }

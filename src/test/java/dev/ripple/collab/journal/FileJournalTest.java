@@ -81,6 +81,7 @@ class FileJournalTest {
     private final String id;
     private final List<String> state = new ArrayList<>();
     private ActorRef deleteAsker;
+    private ActorRef snapshotAsker;
 
     Log(String id) {
       this.id = id;
@@ -107,9 +108,17 @@ class FileJournalTest {
           .matchEquals("get", m -> getSender().tell(List.of(List.copyOf(state), lastSequenceNr()), getSelf()))
           .matchEquals("snapshot-and-delete", m -> { // what a room does: a snapshot, then the events it covers deleted
             deleteAsker = getSender();
+            snapshotAsker = null;
             saveSnapshot(String.join("\n", state));
           })
-          .match(SaveSnapshotSuccess.class, m -> deleteMessages(m.metadata().sequenceNr()))
+          .matchEquals("snapshot", m -> { // a snapshot alone, the events kept: answers "saved"
+            snapshotAsker = getSender();
+            saveSnapshot(String.join("\n", state));
+          })
+          .match(SaveSnapshotSuccess.class, m -> {
+            if (snapshotAsker != null) snapshotAsker.tell("saved", getSelf());
+            else deleteMessages(m.metadata().sequenceNr());
+          })
           .match(String.class, m -> m.startsWith("slow:"), m -> {
             ActorRef asker = getSender();
             persist(new Slow(m.substring(5)), e -> {
@@ -143,8 +152,7 @@ class FileJournalTest {
   private static Config config(Path dir, long segmentSize, Map<String, Object> extra) {
     Map<String, Object> settings = new java.util.HashMap<>(Map.of(
         "akka.persistence.journal.plugin", "ripple-file-journal",
-        "akka.persistence.snapshot-store.plugin", "akka.persistence.snapshot-store.local",
-        "akka.persistence.snapshot-store.local.dir", dir.resolve("snapshots").toString(),
+        "akka.persistence.snapshot-store.plugin", "ripple-file-snapshot-store",
         "akka.actor.provider", "local",
         "ripple.data-dir", dir.toString(),
         "ripple-file-journal.segment-size", segmentSize,
@@ -541,29 +549,44 @@ class FileJournalTest {
   }
 
   @Test
-  void eventsJournaledIntoH2BeforeAreMovedIntoTheFiles() throws Exception {
+  void eventsAndSnapshotsKeptInH2BeforeAreMovedIntoTheFilesAndH2IsNotOpenedAgain() throws Exception {
     Path dir = Files.createTempDirectory("journal");
-    Config h2 = ConfigFactory.parseMap(Map.of(
-            "akka.persistence.journal.plugin", "jdbc-journal", "akka.actor.provider", "local", "ripple.data-dir", dir.toString()))
+    Config h2 = ConfigFactory.parseMap(Map.of("akka.persistence.journal.plugin", "jdbc-journal",
+            "akka.persistence.snapshot-store.plugin", "jdbc-snapshot-store", "akka.actor.provider", "local", "ripple.data-dir", dir.toString()))
         .withFallback(ConfigFactory.parseResources("application.conf")).withFallback(ConfigFactory.defaultReference()).resolve();
     system = ActorSystem.create("h2", h2);
     akka.persistence.jdbc.testkit.javadsl.SchemaUtils.createIfNotExists(system).toCompletableFuture().get(30, TimeUnit.SECONDS);
     ActorRef old = system.actorOf(Props.create(Log.class, () -> new Log("old")));
     for (int i = 1; i <= 4; i++) ask(old, "h" + i);
+    assertEquals("saved", ask(old, "snapshot")); // h1..h4 at 4, in H2's snapshot table
+    ask(old, "h5");
     assertEquals("deleted", ask(old, "delete:2"));
     stop();
     system = null;
     Config db = h2.getConfig("akka-persistence-jdbc.shared-databases.slick.db");
-    assertTrue(H2JournalImport.run(db, dir.resolve("journal")) > 0);
-    try (Connection c = DriverManager.getConnection(db.getString("url"), "sa", ""); Statement s = c.createStatement();
-        ResultSet r = s.executeQuery("SELECT COUNT(*) FROM \"event_journal\"")) {
-      r.next();
-      assertEquals(0, r.getLong(1), "the imported rows are still in H2");
+    Path journal = dir.resolve("journal");
+    Path snapshots = dir.resolve("snapshots");
+    assertTrue(H2Import.run(db, dir, journal, snapshots) > 1);
+    assertTrue(Files.exists(dir.resolve("ripple.mv.db" + H2Import.IMPORTED_SUFFIX)), "the H2 file was not set aside");
+    assertTrue(!Files.exists(dir.resolve("ripple.mv.db")), "the H2 file is still where a start would import it again");
+    // H2 opens "<path>.mv.db": a copy of the set-aside file under such a name shows what is left in it
+    Files.copy(dir.resolve("ripple.mv.db" + H2Import.IMPORTED_SUFFIX), dir.resolve("check.mv.db"));
+    try (Connection c = DriverManager.getConnection("jdbc:h2:file:" + dir.resolve("check"), "sa", "");
+        Statement s = c.createStatement()) {
+      for (String table : List.of("event_journal", "snapshot")) {
+        try (ResultSet r = s.executeQuery("SELECT COUNT(*) FROM \"" + table + "\"")) {
+          r.next();
+          assertEquals(0, r.getLong(1), "the imported rows are still in H2's " + table);
+        }
+      }
     }
-    assertEquals(0, H2JournalImport.run(db, dir.resolve("journal")), "a second start imported again");
+    assertEquals(0, H2Import.run(db, dir, journal, snapshots), "a second start imported again");
+    assertTrue(!Files.exists(dir.resolve("ripple.mv.db")), "the second start opened H2 again");
     ActorRef moved = start(dir, 64L << 20, "old");
-    assertEquals(List.of("h3", "h4"), state(moved));
-    ask(moved, "h5");
-    assertEquals(5, seq(moved));
+    // from the snapshot (h1..h4: events 1 and 2 are deleted, so only the snapshot holds them), then event 5
+    assertEquals(List.of("h1", "h2", "h3", "h4", "h5"), state(moved));
+    ask(moved, "h6");
+    assertEquals(6, seq(moved));
   }
+
 }
