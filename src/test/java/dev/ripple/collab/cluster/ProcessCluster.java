@@ -2,7 +2,6 @@ package dev.ripple.collab.cluster;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -216,9 +215,7 @@ final class ProcessCluster implements AutoCloseable {
   }
 
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return dev.ripple.collab.testkit.TestServers.freePort();
   }
 
   /** SIGTERM to every node at once, SIGKILL to any still running after 40 s, then PostgreSQL. */

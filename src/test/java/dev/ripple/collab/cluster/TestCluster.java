@@ -17,7 +17,6 @@ import dev.ripple.collab.Main;
 import dev.ripple.collab.room.RoomProtocol;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -240,9 +239,7 @@ final class TestCluster implements AutoCloseable {
   }
 
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return dev.ripple.collab.testkit.TestServers.freePort();
   }
 
   /** Stops every node (in parallel: their shutdowns hand shards to each other), then PostgreSQL. */

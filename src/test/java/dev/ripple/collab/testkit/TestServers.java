@@ -63,10 +63,28 @@ public final class TestServers {
     return Main.start(config(all));
   }
 
-  /** A loopback port free a moment ago, for a server started in another process or later. */
+  /** Ports handed out by {@link #freePort} in this JVM: never twice. */
+  private static final java.util.Set<Integer> handedOut = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * A loopback port free a moment ago, for a server started in another process or later. Drawn below
+   * Linux's ephemeral range (32768-60999), not from it: a port the kernel picked for us (port 0) is one
+   * it may give again, between our check and the server's bind, as the source port of any outgoing
+   * connection (a node's to PostgreSQL, a proxy's listener): a process test once failed so, "Address
+   * already in use" on a port chosen this way.
+   */
   public static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 1000; attempt++) {
+      int port = 20000 + random.nextInt(12000);
+      if (!handedOut.add(port)) continue;
+      try (ServerSocket s = new ServerSocket()) {
+        s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+        return port;
+      } catch (IOException inUse) {
+        // taken: another
+      }
     }
+    throw new IOException("no free loopback port in 20000-31999 after 1000 attempts");
   }
 }
