@@ -4,6 +4,7 @@
 //
 //   node loadgen.mjs --url-base ws://127.0.0.1:PORT --rooms N --clients M --rate U --seconds S
 //                    [--warmup 3] [--procs K] [--server-pid PID] [--label NAME]
+//                    [--move-every SECONDS --move-fraction 0.1]
 //
 // Against a cluster, --url-base lists every node (comma-separated) and --server-pid every node's
 // pid: client c of room r connects to node (r + c) mod nodes, as a round-robin load balancer would
@@ -23,6 +24,12 @@
 // during the measured window; `saturated: true` means its own latency numbers are not to be
 // trusted. With --procs K the rooms are split over K child processes (a room stays in one
 // process, so sender and receivers read the same clock) and the results are merged.
+//
+// With --move-every S, new rooms keep opening under the load: every S seconds of the sending phase a
+// fraction (--move-fraction) of the rooms move, all their clients together, to a room that is new to
+// the server: they stop typing, wait (bounded) until the room is quiet and check it converged, leave,
+// and open the new room with new documents; the time from the move to all of its clients synced is
+// reported as moves.syncMs. Deliveries in the rooms left count in received / expected as any others.
 //
 // Prints one JSON line. Every wait is bounded; the process exits by itself.
 import { fork } from 'node:child_process'
@@ -50,6 +57,8 @@ const DEFAULTS = {
   placement: 'spread', // spread: client c of room r on node (r + c) mod n; room: every client of room r on node r mod n
   serverPid: '', // pid[,pid...]: if set, the servers' CPU use (their process trees) during the window is reported
   label: '',
+  moveEvery: 0, // seconds; 0: the rooms stay the same
+  moveFraction: 0.1,
   client: 'y-websocket', // or hocuspocus: @hocuspocus/provider, for a Hocuspocus server (hocus-server.mjs)
   satEldMs: 10, // event-loop delay p99 above this: the generator is saturated
   satCpu: 0.9, // CPU (cores) of one generator process above this: saturated
@@ -128,6 +137,69 @@ async function runWorker (waitForGo) {
   let measureFrom = Infinity
   let measureTo = -Infinity
   const payload = o.payload > 0 ? 'x'.repeat(o.payload) : null
+  const moveSync = new Hist()
+  let movesNotQuiet = 0
+  const diverged = []
+  let sent = 0
+  let expected = 0
+
+  const svOf = (cl) => Buffer.from(Y.encodeStateVector(cl.doc)).toString('base64')
+  const roomQuiet = (room) => {
+    for (const cl of room.clients) {
+      for (const other of room.clients) {
+        if (other !== cl && (cl.lastSeen.get(other.key) ?? 0) < other.seq) return false
+      }
+    }
+    const sv0 = svOf(room.clients[0])
+    return room.clients.every((c) => svOf(c) === sv0)
+  }
+  const stable = (v) => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : x))
+  /** Checks one room (its current documents) converged and adds what its clients sent and should have received. */
+  const tally = (room) => {
+    const svs = room.clients.map(svOf)
+    const contents = room.clients.map((c) => stable(c.map.toJSON()))
+    const complete = room.clients.every((c) => c.map.size === room.clients.length)
+    if (!svs.every((s) => s === svs[0]) || !contents.every((s) => s === contents[0]) || !complete) diverged.push(room.name)
+    for (const cl of room.clients) {
+      sent += cl.seq
+      expected += cl.seq * (room.clients.length - 1)
+    }
+  }
+
+  /** Every moveEvery seconds until endAt, the next moveFraction of the rooms move to new rooms (see the header). */
+  async function moveRooms (T0, endAt) {
+    const perMove = Math.max(1, Math.round(o.moveFraction * rooms.length))
+    let cursor = 0
+    for (let k = 1; T0 + k * o.moveEvery * 1000 < endAt - 1000; k++) {
+      await sleep(Math.max(0, T0 + k * o.moveEvery * 1000 - clock()))
+      if (stopping) return
+      await Promise.all(Array.from({ length: perMove }, () => moveRoom(rooms[cursor++ % rooms.length])))
+    }
+  }
+
+  async function moveRoom (room) {
+    const from = clock()
+    room.moving = true
+    while (!roomQuiet(room) && clock() - from < 5000) await sleep(10)
+    if (!roomQuiet(room)) movesNotQuiet++
+    tally(room)
+    room.generation++
+    room.name = `${o.roomPrefix}-${room.index}-m${room.generation}`
+    const opened = clock()
+    room.clients.forEach((cl, c) => {
+      cl.leaving = true
+      cl.provider.destroy()
+      cl.doc.destroy()
+      cl.leaving = false
+      connectClient(cl, room.name, room.index, c)
+    })
+    room.moving = false // updates made before the provider syncs go with its sync
+    while (!room.clients.every((cl) => cl.synced) && clock() - opened < o.connectTimeout * 1000) await sleep(5)
+    if (room.clients.every((cl) => cl.synced)) moveSync.add(clock() - opened)
+    else errors.push(`room ${room.name}: not all clients synced within ${o.connectTimeout} s of its move`)
+  }
 
   const onChange = (cl, ev) => {
     if (ev.transaction.local) return
@@ -152,44 +224,39 @@ async function runWorker (waitForGo) {
     }
   }
 
+  /** Gives client {@code c} of room index {@code r} a new document and a provider connected to room {@code name}. */
+  const connectClient = (cl, name, r, c) => {
+    const doc = new Y.Doc()
+    Object.assign(cl, { doc, map: doc.getMap('lat'), seq: 0, lastSeen: new Map(), synced: false })
+    cl.map.observe((ev) => onChange(cl, ev))
+    const node = (o.placement === 'room' ? r : r + c) % urlBases.length
+    const provider = o.client === 'hocuspocus'
+      ? hocuspocusProvider(urlBases[node], name, doc)
+      : new WebsocketProvider(urlBases[node], name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+    provider.on('sync', (s) => { if (s) cl.synced = true })
+    provider.on('status', ({ status }) => {
+      if (status === 'connected') {
+        if (cl.everConnected) stats.reconnects++
+        cl.everConnected = true
+      } else if (status === 'disconnected' && !stopping && !cl.leaving) stats.disconnects++
+    })
+    provider.on('connection-error', () => { if (!stopping) stats.connectionErrors++ })
+    provider.on('connection-close', (ev) => {
+      if (!stopping && !cl.leaving && ev) stats.closeCodes[ev.code] = (stats.closeCodes[ev.code] || 0) + 1
+    })
+    cl.provider = provider
+  }
+
   const connectStart = clock()
   for (let r = o.roomFrom; r < o.roomTo; r++) {
     const name = `${o.roomPrefix}-${r}`
-    const clients = []
+    const room = { name, index: r, clients: [], moving: false, generation: 0 }
     for (let c = 0; c < o.clients; c++) {
-      const doc = new Y.Doc()
-      const cl = {
-        key: `c${c}`,
-        doc,
-        map: doc.getMap('lat'),
-        seq: 0,
-        sentInWindow: 0,
-        lastSeen: new Map(),
-        synced: false,
-        everConnected: false,
-        timer: null,
-        provider: null
-      }
-      cl.map.observe((ev) => onChange(cl, ev))
-      const node = (o.placement === 'room' ? r : r + c) % urlBases.length
-      const provider = o.client === 'hocuspocus'
-        ? hocuspocusProvider(urlBases[node], name, doc)
-        : new WebsocketProvider(urlBases[node], name, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
-      provider.on('sync', (s) => { if (s) cl.synced = true })
-      provider.on('status', ({ status }) => {
-        if (status === 'connected') {
-          if (cl.everConnected) stats.reconnects++
-          cl.everConnected = true
-        } else if (status === 'disconnected' && !stopping) stats.disconnects++
-      })
-      provider.on('connection-error', () => { if (!stopping) stats.connectionErrors++ })
-      provider.on('connection-close', (ev) => {
-        if (!stopping && ev) stats.closeCodes[ev.code] = (stats.closeCodes[ev.code] || 0) + 1
-      })
-      cl.provider = provider
-      clients.push(cl)
+      const cl = { key: `c${c}`, room, sentInWindow: 0, everConnected: false, leaving: false, timer: null }
+      connectClient(cl, name, r, c)
+      room.clients.push(cl)
     }
-    rooms.push({ name, clients })
+    rooms.push(room)
   }
   const all = rooms.flatMap((r) => r.clients)
 
@@ -230,6 +297,10 @@ async function runWorker (waitForGo) {
         resolve()
         return
       }
+      if (cl.room.moving) { // its room is moving: no update until the new one is open
+        cl.timer = setTimeout(tick, period)
+        return
+      }
       cl.seq++
       const t = clock()
       cl.map.set(cl.key, payload ? { t, seq: cl.seq, p: payload } : { t, seq: cl.seq })
@@ -240,42 +311,21 @@ async function runWorker (waitForGo) {
     }
     cl.timer = setTimeout(tick, Math.max(0, next - clock()))
   }))
+  const movesDone = o.moveEvery > 0 ? moveRooms(T0, endAt) : Promise.resolve()
   await Promise.all(sendersDone)
+  await movesDone
   await windowDone
 
   // quiescence: every client has seen every other client's last seq and the state vectors agree
   const settleStart = clock()
-  const svOf = (cl) => Buffer.from(Y.encodeStateVector(cl.doc)).toString('base64')
-  const roomQuiet = (room) => {
-    for (const cl of room.clients) {
-      for (const other of room.clients) {
-        if (other !== cl && (cl.lastSeen.get(other.key) ?? 0) < other.seq) return false
-      }
-    }
-    const sv0 = svOf(room.clients[0])
-    return room.clients.every((c) => svOf(c) === sv0)
-  }
   while (clock() - settleStart < o.settleTimeout * 1000 && !rooms.every(roomQuiet)) await sleep(25)
   const settleMs = clock() - settleStart
 
   // convergence
-  const stable = (v) => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x)
-    ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : x))
-  const diverged = []
-  let sent = 0
-  let expected = 0
   let sentInWindow = 0
   for (const room of rooms) {
-    const svs = room.clients.map(svOf)
-    const contents = room.clients.map((c) => stable(c.map.toJSON()))
-    const complete = room.clients.every((c) => c.map.size === room.clients.length)
-    if (!svs.every((s) => s === svs[0]) || !contents.every((s) => s === contents[0]) || !complete) diverged.push(room.name)
-    for (const cl of room.clients) {
-      sent += cl.seq
-      sentInWindow += cl.sentInWindow
-      expected += cl.seq * (room.clients.length - 1)
-    }
+    tally(room)
+    for (const cl of room.clients) sentInWindow += cl.sentInWindow
   }
 
   stopping = true
@@ -294,6 +344,8 @@ async function runWorker (waitForGo) {
     sentInWindow,
     expected,
     ...stats,
+    moveSync: moveSync.toJSON(),
+    movesNotQuiet,
     diverged,
     settleMs,
     latency: lat.toJSON(),
@@ -332,10 +384,12 @@ function windowProbe (T0) {
 
 function report (parts, probe, procs) {
   const lat = new Hist()
+  const moveSync = new Hist()
   const sum = (k) => parts.reduce((a, p) => a + p[k], 0)
   const closeCodes = {}
   for (const p of parts) {
     lat.mergeJSON(p.latency)
+    moveSync.mergeJSON(p.moveSync)
     for (const [code, n] of Object.entries(p.closeCodes)) closeCodes[code] = (closeCodes[code] || 0) + n
   }
   const perProc = parts.map((p) => ({
@@ -366,6 +420,8 @@ function report (parts, probe, procs) {
     target_updates_per_s: o.rooms * o.clients * o.rate,
     achieved_updates_per_s: round(sum('sentInWindow') / o.seconds, 1),
     latency_ms: lat.summary(),
+    // --move-every: rooms that moved to a new room under the load, and how long until all their clients had synced there
+    moves: o.moveEvery > 0 ? { ...moveSync.summary(), not_quiet_before_moving: sum('movesNotQuiet') } : undefined,
     delivery: {
       sent: sum('sent'),
       expected_receptions: expected,
