@@ -138,6 +138,7 @@ async function runWorker (waitForGo) {
   let measureTo = -Infinity
   const payload = o.payload > 0 ? 'x'.repeat(o.payload) : null
   const moveSync = new Hist()
+  const moveOpen = new Hist()
   let movesNotQuiet = 0
   const diverged = []
   let sent = 0
@@ -193,11 +194,15 @@ async function runWorker (waitForGo) {
       cl.provider.destroy()
       cl.doc.destroy()
       cl.leaving = false
+      cl.everConnected = false // a move is not a reconnect
       connectClient(cl, room.name, room.index, c)
     })
     room.moving = false // updates made before the provider syncs go with its sync
     while (!room.clients.every((cl) => cl.synced) && clock() - opened < o.connectTimeout * 1000) await sleep(5)
-    if (room.clients.every((cl) => cl.synced)) moveSync.add(clock() - opened)
+    if (room.clients.every((cl) => cl.synced)) {
+      moveSync.add(clock() - opened)
+      for (const cl of room.clients) moveOpen.add(cl.openAt - opened) // the socket's open: the TCP and HTTP upgrade
+    }
     else errors.push(`room ${room.name}: not all clients synced within ${o.connectTimeout} s of its move`)
   }
 
@@ -227,7 +232,7 @@ async function runWorker (waitForGo) {
   /** Gives client {@code c} of room index {@code r} a new document and a provider connected to room {@code name}. */
   const connectClient = (cl, name, r, c) => {
     const doc = new Y.Doc()
-    Object.assign(cl, { doc, map: doc.getMap('lat'), seq: 0, lastSeen: new Map(), synced: false })
+    Object.assign(cl, { doc, map: doc.getMap('lat'), seq: 0, lastSeen: new Map(), synced: false, openAt: null })
     cl.map.observe((ev) => onChange(cl, ev))
     const node = (o.placement === 'room' ? r : r + c) % urlBases.length
     const provider = o.client === 'hocuspocus'
@@ -236,6 +241,7 @@ async function runWorker (waitForGo) {
     provider.on('sync', (s) => { if (s) cl.synced = true })
     provider.on('status', ({ status }) => {
       if (status === 'connected') {
+        if (cl.openAt == null) cl.openAt = clock()
         if (cl.everConnected) stats.reconnects++
         cl.everConnected = true
       } else if (status === 'disconnected' && !stopping && !cl.leaving) stats.disconnects++
@@ -345,6 +351,7 @@ async function runWorker (waitForGo) {
     expected,
     ...stats,
     moveSync: moveSync.toJSON(),
+    moveOpen: moveOpen.toJSON(),
     movesNotQuiet,
     diverged,
     settleMs,
@@ -385,11 +392,13 @@ function windowProbe (T0) {
 function report (parts, probe, procs) {
   const lat = new Hist()
   const moveSync = new Hist()
+  const moveOpen = new Hist()
   const sum = (k) => parts.reduce((a, p) => a + p[k], 0)
   const closeCodes = {}
   for (const p of parts) {
     lat.mergeJSON(p.latency)
     moveSync.mergeJSON(p.moveSync)
+    moveOpen.mergeJSON(p.moveOpen)
     for (const [code, n] of Object.entries(p.closeCodes)) closeCodes[code] = (closeCodes[code] || 0) + n
   }
   const perProc = parts.map((p) => ({
@@ -421,7 +430,9 @@ function report (parts, probe, procs) {
     achieved_updates_per_s: round(sum('sentInWindow') / o.seconds, 1),
     latency_ms: lat.summary(),
     // --move-every: rooms that moved to a new room under the load, and how long until all their clients had synced there
-    moves: o.moveEvery > 0 ? { ...moveSync.summary(), not_quiet_before_moving: sum('movesNotQuiet') } : undefined,
+    moves: o.moveEvery > 0
+      ? { ...moveSync.summary(), socket_open_ms: moveOpen.summary(), not_quiet_before_moving: sum('movesNotQuiet') }
+      : undefined,
     delivery: {
       sent: sum('sent'),
       expected_receptions: expected,
