@@ -39,6 +39,11 @@ class FileJournalTest {
 
   @AfterEach
   void stop() throws Exception {
+    terminate(system);
+  }
+
+  /** Terminates {@code system} (if any) and waits for it: the next one may open the same files. */
+  static void terminate(ActorSystem system) throws Exception {
     if (system != null) {
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);

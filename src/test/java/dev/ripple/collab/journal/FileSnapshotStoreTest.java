@@ -42,11 +42,8 @@ class FileSnapshotStoreTest {
 
   @AfterEach
   void stop() throws Exception {
-    if (system != null) {
-      system.terminate();
-      system.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
-      system = null;
-    }
+    FileJournalTest.terminate(system);
+    system = null;
   }
 
   private static Config config(Path dir) {
