@@ -3,10 +3,10 @@ package dev.ripple.collab.journal;
 import akka.Done;
 import akka.actor.ActorRef;
 import akka.actor.ActorSystem;
-import akka.pattern.Patterns;
-import akka.persistence.Persistence;
 import akka.dispatch.Futures;
 import akka.japi.pf.ReceiveBuilder;
+import akka.pattern.Patterns;
+import akka.persistence.Persistence;
 import akka.persistence.SelectedSnapshot;
 import akka.persistence.SnapshotMetadata;
 import akka.persistence.SnapshotSelectionCriteria;
@@ -30,12 +30,12 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
-import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -52,7 +52,7 @@ import scala.runtime.BoxedUnit;
  * An Akka Persistence snapshot store in files, beside the {@link FileJournal} (single mode): a room's
  * start reads one small file instead of a row of H2 through slick, and single mode loads neither.
  *
- * <p><b>Layout.</b> One directory per persistence id ({@code <dir>/<id, URL-encoded>/}), one file per
+ * <p><b>Layout.</b> One directory per persistence id ({@code <dir>/<id, escaped: see encode>/}), one file per
  * snapshot, {@code <sequence nr>-<timestamp>.snap}: {@code [int magic][int crc32c of the rest][int
  * serializer id][manifest][persistence id][long sequence nr][long timestamp][int length][payload]}. The
  * payload is the snapshot as its own serializer wrote it (the same bytes an H2 row held, so an import
