@@ -25,21 +25,6 @@ final class Connections {
     this.metrics = metrics;
   }
 
-  /** Per connection, the highest {@link RoomProtocol.FromClient#seq} handled. */
-  private final java.util.HashMap<String, Long> handled = new java.util.HashMap<>();
-
-  /**
-   * Whether the room should handle a message numbered {@code seq} of this connection: yes for 0 (not
-   * numbered) and for a number past the last one handled (which it then becomes); no for a copy.
-   */
-  boolean firstCopy(String connectionId, long seq) {
-    if (seq <= 0) return true;
-    Long last = handled.get(connectionId);
-    if (last != null && seq <= last) return false;
-    handled.put(connectionId, seq);
-    return true;
-  }
-
   Connection get(String connectionId) {
     return byId.get(connectionId);
   }
@@ -50,7 +35,6 @@ final class Connections {
 
   /** The connection removed, or null if it was not here. */
   Connection remove(String connectionId) {
-    handled.remove(connectionId);
     return byId.remove(connectionId);
   }
 

@@ -373,8 +373,7 @@ public final class Room extends EventSourcedBehavior<Command, RoomEvent, RoomSta
   /** The sync protocol: updates go through the gate; everything else is answered at once. */
   private Effect<RoomEvent, RoomState> onFromClient(RoomState state, FromClient msg) {
     Connection c = connections.get(msg.connectionId());
-    if (c == null) return Effect().none(); // a message racing its connection's close, or sent ahead of a Join that went elsewhere
-    if (!connections.firstCopy(msg.connectionId(), msg.seq())) return Effect().none(); // handled (and acknowledged) already
+    if (c == null) return Effect().none(); // a message racing its connection's close
     try {
       SyncProtocol.ClientMessage m = msg.message();
       if (m instanceof SyncProtocol.SyncUpdate update) {

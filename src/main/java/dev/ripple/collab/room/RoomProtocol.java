@@ -30,16 +30,9 @@ public final class RoomProtocol {
    * A decoded message from a client; {@code coalesced} client messages merged into it by the session
    * (updates merged into one, awareness reduced to the newest state per client id). The room answers
    * each with {@link Ack} once it has handled it (an update: once journaled), which reopens the
-   * session's window. {@code seq} (from 1, rising per connection; 0: none) lets the room handle a
-   * message it gets twice only once: a session sends its first messages through sharding right behind
-   * its Join, before the room has answered, and again straight to the room once it has (they may not
-   * have arrived); the room drops a copy whose number it has passed, and answers it with nothing.
+   * session's window.
    */
-  public record FromClient(String connectionId, SyncProtocol.ClientMessage message, int coalesced, long seq) implements Command {
-    public FromClient(String connectionId, SyncProtocol.ClientMessage message, int coalesced) {
-      this(connectionId, message, coalesced, 0);
-    }
-
+  public record FromClient(String connectionId, SyncProtocol.ClientMessage message, int coalesced) implements Command {
     public FromClient(String connectionId, SyncProtocol.ClientMessage message) {
       this(connectionId, message, 1);
     }

@@ -48,8 +48,6 @@ public final class RoomSerializer extends SerializerWithStringManifest {
   private static final String FROM_CLIENT_SINGLE = "F";
   /** A client message and how many client messages the session coalesced into it. */
   private static final String FROM_CLIENT = "G";
-  /** A client message, its count and its number (RoomProtocol.FromClient#seq), when it has one. */
-  private static final String FROM_CLIENT_NUMBERED = "GN";
   private static final String ACK = "A";
   private static final String REJOIN = "RJN";
   // the document API: a node's HTTP route asks the room, wherever it lives
@@ -87,7 +85,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     if (o instanceof RoomEvent.BackupConfirmed) return CONFIRMED;
     if (o instanceof RoomProtocol.Join) return JOIN;
     if (o instanceof RoomProtocol.Leave) return LEAVE;
-    if (o instanceof RoomProtocol.FromClient f) return f.seq() > 0 ? FROM_CLIENT_NUMBERED : FROM_CLIENT;
+    if (o instanceof RoomProtocol.FromClient) return FROM_CLIENT;
     if (o instanceof RoomProtocol.Send) return SEND;
     if (o instanceof RoomProtocol.Close) return CLOSE;
     if (o instanceof RoomProtocol.Joined) return JOINED;
@@ -121,11 +119,7 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     else if (o instanceof RoomEvent.BackupConfirmed c) payload = ByteBuffer.allocate(8).putLong(c.updates()).array();
     else if (o instanceof RoomProtocol.Join j) payload = strings(j.connectionId(), refs.toSerializationFormat(j.session()), j.readOnly() ? "r" : "w");
     else if (o instanceof RoomProtocol.Leave l) payload = strings(l.connectionId());
-    else if (o instanceof RoomProtocol.FromClient f) {
-      byte[] head = idAndCount(f.connectionId(), f.coalesced());
-      if (f.seq() > 0) head = concat(head, number(f.seq()));
-      payload = concat(head, clientFrame(f.message()));
-    }
+    else if (o instanceof RoomProtocol.FromClient f) payload = concat(idAndCount(f.connectionId(), f.coalesced()), clientFrame(f.message()));
     else if (o instanceof RoomProtocol.Ack) payload = new byte[0];
     else if (o instanceof RoomProtocol.Rejoin r) payload = r.stateVector();
     else if (o instanceof RoomProtocol.ReadUpdate r) {
@@ -183,12 +177,6 @@ public final class RoomSerializer extends SerializerWithStringManifest {
     Lib0Encoder e = new Lib0Encoder();
     e.writeVarString(id);
     e.writeVarUint(count);
-    return e.toByteArray();
-  }
-
-  private static byte[] number(long n) {
-    Lib0Encoder e = new Lib0Encoder();
-    e.writeVarUint(n);
     return e.toByteArray();
   }
 
@@ -277,13 +265,12 @@ public final class RoomSerializer extends SerializerWithStringManifest {
         yield new RoomProtocol.Join(id, session, d.readVarString().equals("r"));
       }
       case LEAVE -> new RoomProtocol.Leave(new Lib0Decoder(payload).readVarString());
-      case FROM_CLIENT, FROM_CLIENT_SINGLE, FROM_CLIENT_NUMBERED -> {
+      case FROM_CLIENT, FROM_CLIENT_SINGLE -> {
         Lib0Decoder d = new Lib0Decoder(payload);
         String id = d.readVarString();
         // a count only for metrics: at least the one message it is
-        int count = manifest.equals(FROM_CLIENT_SINGLE) ? 1 : (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.readVarUint()));
-        long seq = manifest.equals(FROM_CLIENT_NUMBERED) ? d.readVarUint() : 0;
-        yield new RoomProtocol.FromClient(id, SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count, seq);
+        int count = manifest.equals(FROM_CLIENT) ? (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.readVarUint())) : 1;
+        yield new RoomProtocol.FromClient(id, SyncProtocol.decode(Arrays.copyOfRange(payload, d.pos(), payload.length)), count);
       }
       case ACK -> RoomProtocol.Ack.INSTANCE;
       case REJOIN -> new RoomProtocol.Rejoin(payload);

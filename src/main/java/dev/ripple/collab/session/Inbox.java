@@ -67,16 +67,7 @@ final class Inbox {
   }
 
   /** What leaves for the room: a message and how many client messages it stands for. */
-  /** What the session sends its room as one message; {@code seq}: its number (RoomProtocol.FromClient#seq), 0 until sent. */
-  record Batch(SyncProtocol.ClientMessage message, int coalesced, long bytes, long seq) {
-    Batch(SyncProtocol.ClientMessage message, int coalesced, long bytes) {
-      this(message, coalesced, bytes, 0);
-    }
-
-    Batch numbered(long n) {
-      return new Batch(message, coalesced, bytes, n);
-    }
-  }
+  record Batch(SyncProtocol.ClientMessage message, int coalesced, long bytes) {}
 
   private final ArrayDeque<Entry> entries = new ArrayDeque<>();
   private final int maxCoalesced;

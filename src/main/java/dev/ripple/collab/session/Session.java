@@ -199,10 +199,6 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private RoomProtocol.Join join;
     /** The room incarnation that answered the Join; null until then. */
     private ActorRef<RoomProtocol.Command> room;
-    /** Whether a room answered this connection's Join once (after that, messages wait for an answer). */
-    private boolean everJoined;
-    /** The number of the last message sent to the room (RoomProtocol.FromClient#seq). */
-    private long sent;
     /** The room stopped, closed us, or never answered: nothing more can reach it. */
     private boolean roomGone;
     /** After a Rejoin: the state vector to ask the next incarnation about for the client (null: nothing to ask). */
@@ -319,17 +315,10 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
 
     /** Sends waiting messages while the window allows. */
     private void dispatch() {
-      // before the room's first answer, its messages follow the Join through sharding (which delivers them
-      // after it, in order): the room answers the client's first sync step in the turn after the Join
-      // instead of one round trip later. They are sent again once it has answered (they may have gone to
-      // an incarnation that did not get the Join); their numbers let the room handle each once.
-      boolean ahead = room == null && !everJoined;
-      while ((room != null || ahead) && !roomGone && !inbox.isEmpty() && inFlight.size() < window.messages()
+      while (room != null && !roomGone && !inbox.isEmpty() && inFlight.size() < window.messages()
           && (inFlight.isEmpty() || inFlightBytes + inbox.headBytes() <= window.bytes())) {
-        Inbox.Batch batch = inbox.poll().numbered(++sent);
-        RoomProtocol.FromClient m = new RoomProtocol.FromClient(connectionId, batch.message(), batch.coalesced(), batch.seq());
-        if (room != null) room.tell(m);
-        else sharded.tell(m);
+        Inbox.Batch batch = inbox.poll();
+        room.tell(new RoomProtocol.FromClient(connectionId, batch.message(), batch.coalesced()));
         inFlight.add(batch);
         inFlightBytes += batch.bytes();
       }
@@ -376,7 +365,6 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
     private void onJoined(ActorRef<RoomProtocol.Command> answered) {
       if (room == null && !roomGone) {
         room = answered;
-        everJoined = true;
         cancelTimer(RETRY);
         cancelTimer(GIVE_UP);
         stageActor.watch(Adapter.toClassic(answered));
@@ -385,9 +373,8 @@ public final class Session extends GraphStage<FlowShape<Object, Object>> {
           inFlight.addFirst(new Inbox.Batch(new SyncProtocol.SyncStep1(resync), 1, 0));
         }
         resync = null;
-        // what the room has not acknowledged, again, in order: after a rejoin what the last incarnation did not
-        // (updates are idempotent), else what went ahead of this answer (the room handles a numbered one once)
-        for (Inbox.Batch b : inFlight) room.tell(new RoomProtocol.FromClient(connectionId, b.message(), b.coalesced(), b.seq()));
+        // after a rejoin: what the last incarnation did not acknowledge, again, in order (updates are idempotent)
+        for (Inbox.Batch b : inFlight) room.tell(new RoomProtocol.FromClient(connectionId, b.message(), b.coalesced()));
         dispatch();
         completeWhenSettled();
       } else if (!answered.equals(room)) {

@@ -75,35 +75,6 @@ class RoomTest {
     assertTrue(room.getState().dirty(), "and that update is owed a save");
   }
 
-  @Test
-  void aNumberedMessageThatComesTwiceIsHandledAndAcknowledgedOnce() {
-    // what a session sent ahead of the room's answer, through sharding, and then again straight to the room
-    join(alice, "a", false);
-    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0}), 1, 1));
-    assertInstanceOf(RoomProtocol.Send.class, alice.receiveMessage()); // step 2
-    alice.expectMessage(RoomProtocol.Ack.INSTANCE);
-    RoomProtocol.FromClient first = new RoomProtocol.FromClient("a", new SyncProtocol.SyncUpdate(HELLO, false), 1, 2);
-    assertEquals(1, updatesIn(room.runCommand(first)));
-    alice.expectMessage(RoomProtocol.Ack.INSTANCE);
-    // the copies: nothing journaled, nothing answered (the session's window counts one Ack per message)
-    assertEquals(0, room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0}), 1, 1)).events().size());
-    assertEquals(0, room.runCommand(first).events().size());
-    alice.expectNoMessage(java.time.Duration.ofMillis(200));
-    // the next number, and unnumbered messages, are handled as always
-    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0}), 1, 3));
-    assertInstanceOf(RoomProtocol.Send.class, alice.receiveMessage());
-    alice.expectMessage(RoomProtocol.Ack.INSTANCE);
-    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0})));
-    assertInstanceOf(RoomProtocol.Send.class, alice.receiveMessage());
-    alice.expectMessage(RoomProtocol.Ack.INSTANCE);
-    // a connection that leaves and joins again starts its numbers afresh (a session's next incarnation of the room)
-    room.runCommand(new RoomProtocol.Leave("a"));
-    join(alice, "a", false);
-    room.runCommand(new RoomProtocol.FromClient("a", new SyncProtocol.SyncStep1(new byte[] {0}), 1, 1));
-    assertInstanceOf(RoomProtocol.Send.class, alice.receiveMessage());
-    alice.expectMessage(RoomProtocol.Ack.INSTANCE);
-  }
-
   private EventSourcedBehaviorTestKit<RoomProtocol.Command, RoomEvent, RoomState> roomWith(Settings settings) {
     return EventSourcedBehaviorTestKit.create(testKit.system(), Room.create("doc-1", settings, new FakeBackup(), null),
         EventSourcedBehaviorTestKit.<RoomProtocol.Command, RoomEvent, RoomState>enabledSerializationSettings()
