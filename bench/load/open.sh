@@ -36,7 +36,6 @@ done
 
 node -e '
 const fs = require("fs"), dir = process.argv[1]
-const rows = fs.readdirSync(dir).filter((f) => /^open-.*\.json$/.test(f)).map((f) => JSON.parse(fs.readFileSync(dir + "/" + f, "utf8")))
 const lines = ["| server | profile | socket open to synced p50 / p90 / p99 / max (ms) | connect to synced p50 (ms) | errors |", "|---|---|---|---|---|"]
 for (const f of fs.readdirSync(dir).filter((f) => /^open-.*\.json$/.test(f)).sort()) {
   const r = JSON.parse(fs.readFileSync(dir + "/" + f, "utf8")), o = r.fromOpen

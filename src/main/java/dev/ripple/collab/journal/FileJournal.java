@@ -496,10 +496,15 @@ public final class FileJournal extends AsyncWriteJournal {
   private void force(long fromSegment) throws IOException {
     for (Segment s : segments.tailMap(fromSegment, true).values()) s.channel.force(false);
     told("force " + segments.tailMap(fromSegment, true).values().stream().map(s -> s.path.getFileName().toString()).toList());
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
+    forceDirectory(dir);
+  }
+
+  /** Forces a directory's entries (a new file, a rename) to the disk, where the platform allows it (not on Windows). */
+  static void forceDirectory(Path d) {
+    try (FileChannel c = FileChannel.open(d, StandardOpenOption.READ)) {
+      c.force(true);
     } catch (IOException e) {
-      log.debug("journal: the directory {} cannot be forced here: {}", dir, e.toString());
+      log.debug("the directory {} cannot be forced here: {}", d, e.toString());
     }
   }
 

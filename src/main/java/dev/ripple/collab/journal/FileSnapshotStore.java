@@ -263,7 +263,7 @@ public final class FileSnapshotStore extends SnapshotStore {
     Path tmp = idDir.resolve(".tmp-" + name + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
     try {
       try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        ByteBuffer b = encode(s);
+        ByteBuffer b = bytes(s);
         while (b.hasRemaining()) c.write(b);
         c.force(true);
       }
@@ -275,21 +275,13 @@ public final class FileSnapshotStore extends SnapshotStore {
     } finally {
       Files.deleteIfExists(tmp);
     }
-    forceDirectory(idDir);
+    FileJournal.forceDirectory(idDir);
     List<FileName> files = list(idDir);
     for (int i = KEEP; i < files.size(); i++) Files.deleteIfExists(files.get(i).path);
   }
 
-  /** Forces a directory's entries (the rename) to the disk, where the platform allows it. */
-  private static void forceDirectory(Path d) {
-    try (FileChannel c = FileChannel.open(d, StandardOpenOption.READ)) {
-      c.force(true);
-    } catch (IOException e) {
-      // not every file system opens a directory (Windows): the rename is then as durable as the platform makes it
-    }
-  }
-
-  static ByteBuffer encode(Stored s) {
+  /** The file's bytes for {@code s} (the layout in the class comment). */
+  static ByteBuffer bytes(Stored s) {
     byte[] manifest = s.manifest.getBytes(StandardCharsets.UTF_8);
     byte[] id = s.persistenceId.getBytes(StandardCharsets.UTF_8);
     ByteBuffer b = ByteBuffer.allocate(8 + 4 + 4 + manifest.length + 4 + id.length + 8 + 8 + 4 + s.payload.length);

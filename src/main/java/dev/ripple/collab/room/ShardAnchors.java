@@ -62,7 +62,7 @@ public final class ShardAnchors {
     return List.of(byShard);
   }
 
-  /** Starts every shard of the rooms, a few at a time; completes when all answered (fails after {@code timeout}). */
+  /** Starts every shard of the rooms (all asked at once); completes when all answered (fails after {@code timeout}). */
   public static CompletionStage<Void> startAll(ActorSystem<?> system, Duration timeout) {
     int shards = system.settings().config().getInt("akka.cluster.sharding.number-of-shards");
     ClusterSharding sharding = ClusterSharding.get(system);
